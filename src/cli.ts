@@ -1,0 +1,32 @@
+import { Command } from 'commander';
+import { quantizeCommand } from './commands/quantize.js';
+import { GemmaError } from './util/errors.js';
+import { VERSION } from './util/package-root.js';
+
+export function program(): Command {
+  return new Command('gemma')
+    .description("Google's Gemma 2 from the Hugging Face Hub to a fast local chat, on onnxruntime")
+    .version(VERSION)
+    .showSuggestionAfterError(true)
+    .configureOutput({ outputError: (message, write) => write(`gemma: ${message}`) })
+    .addCommand(quantizeCommand());
+}
+
+/** Expected failures print one line; anything else is a bug and prints one line too, with the stack behind GEMMA_DEBUG=1. */
+function report(err: unknown): number {
+  if (err instanceof GemmaError) {
+    process.stderr.write(`gemma: error: ${err.message}\n`);
+    return 1;
+  }
+  if (process.env.GEMMA_DEBUG === '1') process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
+  else process.stderr.write(`gemma: internal error: ${(err as Error)?.message ?? String(err)} (GEMMA_DEBUG=1 shows the stack)\n`);
+  return 2;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (err) {
+    process.exitCode = report(err);
+  }
+}

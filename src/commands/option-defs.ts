@@ -1,0 +1,62 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+
+/** One CLI option, defined once: commander registration, parsing, defaults, help and docs all come from it. */
+export interface OptionDef<T> {
+  /** commander flags, e.g. '-n, --max-tokens <n>' */
+  flags: string;
+  description: string;
+  default: T;
+  /** Absent for boolean switches. */
+  parse?: (raw: string) => T;
+  choices?: readonly string[];
+}
+
+export type OptionDefs = Record<string, OptionDef<unknown>>;
+export type OptionValues<D extends OptionDefs> = { [K in keyof D]: D[K] extends OptionDef<infer T> ? T : never };
+
+export const flag = (flags: string, description: string): OptionDef<boolean> => ({ flags, description, default: false });
+
+export function choice<const C extends readonly string[]>(flags: string, description: string, choices: C, fallback: C[number]): OptionDef<C[number]> {
+  return { flags, description, default: fallback, choices };
+}
+
+export function integer(flags: string, description: string, fallback: number, check: (n: number) => string | undefined): OptionDef<number> {
+  return {
+    flags, description, default: fallback,
+    parse: (raw) => {
+      const n = /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+      const problem = Number.isSafeInteger(n) ? check(n) : 'must be an integer';
+      if (problem !== undefined) throw new InvalidArgumentError(problem);
+      return n;
+    },
+  };
+}
+
+export function text(flags: string, description: string): OptionDef<string | undefined> {
+  return { flags, description, default: undefined, parse: (raw) => raw };
+}
+
+export const inRange = (min: number, max: number) => (n: number): string | undefined =>
+  n < min || n > max ? `must be from ${min} to ${max}` : undefined;
+
+export const powerOfTwo = (min: number, max: number) => (n: number): string | undefined =>
+  n < min || n > max || (n & (n - 1)) !== 0 ? `must be a power of two from ${min} to ${max}` : undefined;
+
+/** Registers the definitions on a commander command. */
+export function addOptions(cmd: Command, defs: OptionDefs): Command {
+  for (const def of Object.values(defs)) {
+    const option = new Option(def.flags, def.description);
+    if (def.choices !== undefined) option.choices(def.choices);
+    if (def.parse !== undefined) option.argParser(def.parse);
+    if (def.default !== undefined && def.default !== false) option.default(def.default);
+    cmd.addOption(option);
+  }
+  return cmd;
+}
+
+/** The parsed values, typed by the definitions, with defaults filled in. */
+export function optionValues<D extends OptionDefs>(defs: D, raw: Record<string, unknown>): OptionValues<D> {
+  const values: Record<string, unknown> = {};
+  for (const key of Object.keys(defs)) values[key] = raw[key] ?? defs[key]!.default;
+  return values as OptionValues<D>;
+}

@@ -1,0 +1,13 @@
+import { PRECISIONS } from '../quantize/precision.js';
+import { choice, flag, integer, inRange, powerOfTwo, text } from './option-defs.js';
+
+/** Keys are the camelCase names commander derives from the long flags. */
+export const QUANTIZE_OPTIONS = {
+  out: text('-o, --out <dir>', 'output folder (default: $GEMMA_HOME/models/<name>/<variant>)'),
+  precision: choice('--precision <type>', 'weight precision: int4 and int8 are block-quantized (MatMulNBits), fp32 is the exactness reference', PRECISIONS, 'int4'),
+  blockSize: integer('--block-size <n>', 'weights per quantization block along the input dimension', 32, powerOfTwo(16, 256)),
+  asymmetric: flag('--asymmetric', 'store a zero point per block (default: symmetric, implied zero point)'),
+  accuracyLevel: integer('--accuracy-level <n>', 'MatMulNBits accuracy_level: 4 quantizes activations to int8 inside the kernel (fast on CPU; int8 weights need it), 0 keeps them fp32', 4, inRange(0, 4)),
+  keepEmbeddings: flag('--keep-embeddings', 'keep the tied embedding / lm_head matrix in fp32 instead of quantizing it'),
+  json: flag('--json', 'print one JSON object describing the export; no progress output'),
+};

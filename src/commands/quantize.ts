@@ -1,0 +1,73 @@
+import { Command } from 'commander';
+import { join } from 'node:path';
+import { exportModel, type ExportResult } from '../quantize/export.js';
+import { variantName, type WeightFormat } from '../quantize/precision.js';
+import { GemmaError } from '../util/errors.js';
+import { gemmaHome } from '../util/paths.js';
+import { resolveCheckpoint } from './model-source.js';
+import { addOptions, optionValues, type OptionValues } from './option-defs.js';
+import { byteBar, formatBytes, interactive } from './progress.js';
+import { QUANTIZE_OPTIONS } from './quantize-options.js';
+
+type QuantizeOptions = OptionValues<typeof QUANTIZE_OPTIONS>;
+
+function weightFormat(o: QuantizeOptions): WeightFormat {
+  if (o.precision === 'int8' && o.accuracyLevel !== 4) {
+    throw new GemmaError('int8 weights need --accuracy-level 4 on the CPU: at other levels MatMulNBits falls back to a kernel about 100x slower');
+  }
+  return { precision: o.precision, blockSize: o.blockSize, asymmetric: o.asymmetric, accuracyLevel: o.accuracyLevel, keepEmbeddings: o.keepEmbeddings };
+}
+
+/** First Ctrl-C stops the conversion cleanly (the temporary folder is removed); a second one exits at once. */
+function interruptible(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSigint = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
+}
+
+function summary(result: ExportResult): Record<string, unknown> {
+  const m = result.manifest;
+  return { out: result.outDir, source: m.source.label, ...m.weights, variant: variantName(m.weights), ...m.sizes, nodes: m.nodes, seconds: Number(result.seconds.toFixed(2)) };
+}
+
+async function quantize(model: string, o: QuantizeOptions): Promise<void> {
+  const format = weightFormat(o);
+  const show = interactive(o.json);
+  const source = await resolveCheckpoint(model, show);
+  const outDir = o.out ?? join(gemmaHome(), 'models', source.name, variantName(format));
+  const interrupt = interruptible();
+  let bar = byteBar(false, '', 0);
+  try {
+    const result = await exportModel({
+      checkpointDir: source.dir, outDir, format, label: source.label, signal: interrupt.signal,
+      onStart: ({ bytes }) => (bar = byteBar(show, 'Converting', bytes)),
+      onProgress: ({ tensor, bytes }) => bar.advance(bytes, tensor),
+    });
+    bar.stop();
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify(summary(result))}\n`);
+      return;
+    }
+    const { modelBytes, dataBytes } = result.manifest.sizes;
+    process.stdout.write(`${result.outDir}\n`);
+    process.stderr.write(`${variantName(format)} export of ${source.label}: ${formatBytes(modelBytes + dataBytes)} in ${result.seconds.toFixed(1)} s\n`);
+  } catch (err) {
+    bar.stop();
+    if (interrupt.signal.aborted) throw new GemmaError('interrupted: no output written');
+    throw err;
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+export function quantizeCommand(): Command {
+  const cmd = new Command('quantize')
+    .description('convert a Gemma 2 checkpoint folder (or the built-in tiny-random) into an ONNX model with int4, int8 or fp32 weights')
+    .argument('<checkpoint>', 'Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer files) or tiny-random');
+  addOptions(cmd, QUANTIZE_OPTIONS);
+  return cmd.action((model: string, raw: Record<string, unknown>) => quantize(model, optionValues(QUANTIZE_OPTIONS, raw)));
+}

@@ -1,0 +1,96 @@
+import { EMBED_TOKENS, FINAL_NORM, normWeight } from '../checkpoint/tensor-names.js';
+import type { LinearWeights } from '../quantize/weight-writer.js';
+import { attention, masks, rotaryCaches, type Masks, type RotaryCaches } from './attention.js';
+import { linear, linearWeights, mlp, rmsNorm, softcap, type BuildContext } from './blocks.js';
+import { INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS } from './io-names.js';
+import { int } from './proto.js';
+
+/** Graph inputs: one sequence (batch 1) of new tokens, their positions, and each layer's cached rows. */
+function declareInputs(ctx: BuildContext): void {
+  const { g, spec } = ctx;
+  g.input(INPUT_IDS, 'int64', [1, 'sequence_length']);
+  g.input(POSITION_IDS, 'int64', [1, 'sequence_length']);
+  g.input(LOGITS_TO_KEEP, 'int64', [1]);
+  for (let i = 0; i < spec.config.num_hidden_layers; i++) {
+    const past = spec.isSliding[i] ? 'past_sliding_length' : 'past_global_length';
+    g.input(pastKey(i), 'float32', [1, past, spec.kvDim]);
+    g.input(pastValue(i), 'float32', [1, past, spec.kvDim]);
+  }
+}
+
+function declareOutputs(ctx: BuildContext): void {
+  const { g, spec } = ctx;
+  g.output(LOGITS, 'float32', [1, 'kept_positions', spec.config.vocab_size]);
+  for (let i = 0; i < spec.config.num_hidden_layers; i++) {
+    g.output(newKey(i), 'float32', [1, 'sequence_length', spec.kvDim]);
+    g.output(newValue(i), 'float32', [1, 'sequence_length', spec.kvDim]);
+  }
+}
+
+/**
+ * The tied vocabulary matrix, stored once: lm_head rows for MatMulNBits/Gemm, also
+ * read by the embedding lookup. Quantized with the layers unless keepEmbeddings.
+ */
+function vocabulary(ctx: BuildContext): Promise<LinearWeights> {
+  return linearWeights(ctx, 'vocab', [EMBED_TOKENS], !ctx.format.keepEmbeddings);
+}
+
+/** h = E[input_ids] · sqrt(hidden), as [S, hidden]. */
+function embedding(ctx: BuildContext, vocab: LinearWeights): string {
+  const { g, spec } = ctx;
+  const ids = g.op('Reshape', 'embed.ids', [INPUT_IDS, g.constant('embed.flat', 'int64', [1], [-1])]);
+  let rows: string;
+  if (vocab.kind === 'float') {
+    rows = g.op('Gather', 'embed.lookup', [vocab.weight, ids], { attrs: { axis: int(0) } });
+  } else {
+    const packed = g.op('Reshape', 'embed.packed', [vocab.codes, g.constant('embed.packed_shape', 'int64', [2], [vocab.n, -1])]);
+    const zp = vocab.zeroPoints !== undefined ? [vocab.zeroPoints] : [];
+    rows = g.op('GatherBlockQuantized', 'embed.lookup', [packed, ids, vocab.scales, ...zp], {
+      domain: 'com.microsoft',
+      attrs: { bits: int(vocab.scheme.bits), block_size: int(vocab.scheme.blockSize), gather_axis: int(0), quantize_axis: int(1) },
+    });
+  }
+  return g.op('Mul', 'embed.scaled', [rows, g.constant('embed.scale', 'float32', [], [spec.embedScale])]);
+}
+
+/** One decoder layer: both sub-layers normalized before and after, each added to the residual stream. */
+async function decoderLayer(ctx: BuildContext, layer: number, h: string, m: Masks, caches: RotaryCaches): Promise<string> {
+  const { g, spec } = ctx;
+  const p = `layers.${layer}`;
+  const visible = spec.isSliding[layer] ? m.sliding! : m.global!;
+  const attnIn = await rmsNorm(ctx, `${p}.input_norm`, h, normWeight(layer, 'input_layernorm'));
+  const attnOut = await attention(ctx, layer, attnIn, visible, caches);
+  const attnNormed = await rmsNorm(ctx, `${p}.post_attention_norm`, attnOut, normWeight(layer, 'post_attention_layernorm'));
+  const afterAttn = g.op('Add', `${p}.attn_residual`, [h, attnNormed]);
+  const mlpIn = await rmsNorm(ctx, `${p}.pre_feedforward_norm`, afterAttn, normWeight(layer, 'pre_feedforward_layernorm'));
+  const mlpOut = await mlp(ctx, layer, mlpIn);
+  const mlpNormed = await rmsNorm(ctx, `${p}.post_feedforward_norm`, mlpOut, normWeight(layer, 'post_feedforward_layernorm'));
+  return g.op('Add', `${p}.mlp_residual`, [afterAttn, mlpNormed]);
+}
+
+/** Final norm, the last `logits_to_keep` positions (0 keeps all), tied lm_head, final soft-cap. */
+async function logits(ctx: BuildContext, h: string, vocab: LinearWeights): Promise<void> {
+  const { g, spec } = ctx;
+  const normed = await rmsNorm(ctx, 'final_norm', h, FINAL_NORM);
+  const start = g.op('Neg', 'lm_head.keep_start', [LOGITS_TO_KEEP]);
+  const end = g.constant('lm_head.keep_end', 'int64', [1], [Number.MAX_SAFE_INTEGER]);
+  const kept = g.op('Slice', 'lm_head.kept', [normed, start, end, g.constant('lm_head.axis0', 'int64', [1], [0])]);
+  let out = linear(ctx, 'lm_head', kept, vocab);
+  const cap = spec.config.final_logit_softcapping;
+  if (cap !== null) out = softcap(ctx, 'final_softcap', out, cap);
+  g.node('Unsqueeze', 'logits.batched', [out, g.constant('logits.axis0', 'int64', [1], [0])], { outputs: [LOGITS] });
+}
+
+/** Builds the whole Gemma 2 graph, streaming every weight into the external data file as it is reached. */
+export async function buildGemma2Graph(ctx: BuildContext): Promise<void> {
+  declareInputs(ctx);
+  const vocab = await vocabulary(ctx);
+  const caches = await rotaryCaches(ctx);
+  const m = masks(ctx);
+  let h = embedding(ctx, vocab);
+  for (let layer = 0; layer < ctx.spec.config.num_hidden_layers; layer++) {
+    h = await decoderLayer(ctx, layer, h, m, caches);
+  }
+  await logits(ctx, h, vocab);
+  declareOutputs(ctx);
+}

