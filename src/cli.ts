@@ -3,13 +3,16 @@ import { quantizeCommand } from './commands/quantize.js';
 import { GemmaError } from './util/errors.js';
 import { VERSION } from './util/package-root.js';
 
+const output = { outputError: (message: string, write: (s: string) => void) => write(`gemma: ${message}`) };
+
 export function program(): Command {
-  return new Command('gemma')
+  const root = new Command('gemma')
     .description("Google's Gemma 2 from the Hugging Face Hub to a fast local chat, on onnxruntime")
     .version(VERSION)
     .showSuggestionAfterError(true)
-    .configureOutput({ outputError: (message, write) => write(`gemma: ${message}`) })
-    .addCommand(quantizeCommand());
+    .configureOutput(output);
+  for (const cmd of [quantizeCommand()]) root.addCommand(cmd.configureOutput(output));
+  return root;
 }
 
 /** Expected failures print one line; anything else is a bug and prints one line too, with the stack behind GEMMA_DEBUG=1. */

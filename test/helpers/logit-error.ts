@@ -1,0 +1,47 @@
+/** How far quantized logits are from the reference's, over every position. */
+export interface LogitError {
+  maxAbs: number;
+  meanAbs: number;
+  /** Fraction of positions whose argmax equals the reference's. */
+  top1: number;
+  /** Mean KL(reference ‖ quantized) of the softmax distributions, in nats. */
+  kl: number;
+}
+
+function logSoftmax(x: ArrayLike<number>): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < x.length; i++) max = Math.max(max, x[i]!);
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += Math.exp(x[i]! - max);
+  const lse = max + Math.log(sum);
+  return Float64Array.from({ length: x.length }, (_, i) => x[i]! - lse);
+}
+
+const argmax = (x: ArrayLike<number>): number => {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
+  return best;
+};
+
+export function logitError(got: ArrayLike<number>[], want: Float64Array[]): LogitError {
+  let maxAbs = 0;
+  let sumAbs = 0;
+  let count = 0;
+  let agree = 0;
+  let kl = 0;
+  for (let p = 0; p < want.length; p++) {
+    const g = got[p]!;
+    const w = want[p]!;
+    for (let v = 0; v < w.length; v++) {
+      const d = Math.abs(g[v]! - w[v]!);
+      maxAbs = Math.max(maxAbs, d);
+      sumAbs += d;
+      count++;
+    }
+    if (argmax(g) === argmax(w)) agree++;
+    const lp = logSoftmax(w);
+    const lq = logSoftmax(g);
+    for (let v = 0; v < w.length; v++) kl += Math.exp(lp[v]!) * (lp[v]! - lq[v]!);
+  }
+  return { maxAbs, meanAbs: sumAbs / count, top1: agree / want.length, kl: kl / want.length };
+}

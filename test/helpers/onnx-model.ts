@@ -1,0 +1,49 @@
+import { readFile } from 'node:fs/promises';
+import { onnx } from '../../src/onnx/proto.js';
+
+export interface DecodedNode {
+  name: string;
+  opType: string;
+  input: string[];
+  output: string[];
+  attrs: Record<string, { i: number; s: string }>;
+}
+
+export interface DecodedTensor {
+  name: string;
+  values: number[];
+  external?: { location: string; offset: number; length: number };
+}
+
+export interface DecodedModel {
+  irVersion: number;
+  opsets: [string, number][];
+  nodes: Map<string, DecodedNode>;
+  initializers: Map<string, DecodedTensor>;
+}
+
+/** Decodes a model.onnx into plain records (the protobuf types are all optional). */
+export async function decodeModel(path: string): Promise<DecodedModel> {
+  const m = onnx.ModelProto.decode(await readFile(path));
+  const graph = m.graph!;
+  const nodes = new Map<string, DecodedNode>((graph.node ?? []).map((n) => [n.name ?? '', {
+    name: n.name ?? '',
+    opType: n.opType ?? '',
+    input: n.input ?? [],
+    output: n.output ?? [],
+    attrs: Object.fromEntries((n.attribute ?? []).map((a) => [a.name ?? '', { i: Number(a.i ?? 0), s: Buffer.from(a.s ?? []).toString() }])),
+  }]));
+  const initializers = new Map<string, DecodedTensor>((graph.initializer ?? []).map((t) => {
+    const entry = (key: string): string | undefined => (t.externalData ?? []).find((e) => e.key === key)?.value ?? undefined;
+    const location = entry('location');
+    const values = (t.floatData ?? []).length > 0 ? [...(t.floatData ?? [])] : (t.int64Data ?? []).map(Number);
+    const external = location === undefined ? {} : { external: { location, offset: Number(entry('offset')), length: Number(entry('length')) } };
+    return [t.name ?? '', { name: t.name ?? '', values, ...external }];
+  }));
+  return {
+    irVersion: Number(m.irVersion),
+    opsets: (m.opsetImport ?? []).map((o) => [o.domain ?? '', Number(o.version)]),
+    nodes,
+    initializers,
+  };
+}

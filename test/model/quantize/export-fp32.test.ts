@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import type * as ort from 'onnxruntime-node';
+import { openCheckpoint } from '../../../src/checkpoint/checkpoint.js';
+import type { ModelSpec } from '../../../src/checkpoint/config.js';
+import { normWeight } from '../../../src/checkpoint/tensor-names.js';
+import { exportModel } from '../../../src/quantize/export.js';
+import { bindingCheckpoint, BINDING_CONFIG, PROMPT, tempDir } from '../../helpers/models.js';
+import { emptyPast, loadSession, promptLogits, runStep } from '../../helpers/onnx-run.js';
+import { loadReferenceWeights } from '../../helpers/reference-weights.js';
+import { referenceForward, type ReferenceOptions, type ReferenceResult, type Weights } from '../../reference/gemma2-reference.js';
+
+/** fp32 exports must match the float64 reference to 1e-4 of the logit range. */
+const TOLERANCE = 1e-4;
+
+function relativeError(got: ArrayLike<number>[], want: Float64Array[]): number {
+  let maxErr = 0;
+  let range = 0;
+  for (let p = 0; p < want.length; p++) {
+    for (let v = 0; v < want[p]!.length; v++) {
+      maxErr = Math.max(maxErr, Math.abs(got[p]![v]! - want[p]![v]!));
+      range = Math.max(range, Math.abs(want[p]![v]!));
+    }
+  }
+  return maxErr / range;
+}
+
+describe('fp32 export vs the float64 reference (window 8, caps binding, 24-token prompt)', () => {
+  let root: string;
+  let checkpoint: string;
+  let spec: ModelSpec;
+  let weights: Weights;
+  let session: ort.InferenceSession;
+  let reference: ReferenceResult;
+  let onnxLogits: Float32Array[];
+
+  before(async () => {
+    checkpoint = await bindingCheckpoint();
+    root = await tempDir('fp32');
+    const outDir = join(root, 'fp32');
+    const format = { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false } as const;
+    await exportModel({ checkpointDir: checkpoint, outDir, format, label: 'binding' });
+    ({ spec, weights } = await loadReferenceWeights(checkpoint));
+    session = await loadSession(outDir);
+    reference = referenceForward(spec.config, weights, PROMPT);
+    onnxLogits = await promptLogits(session, spec, PROMPT);
+  });
+  after(async () => {
+    await session?.release();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  test('the test model makes every Gemma 2 feature bind', async () => {
+    const c = BINDING_CONFIG;
+    assert.ok(PROMPT.length > 2 * c.sliding_window, 'prompt reaches past the window');
+    assert.ok(reference.maxAbsAttnScore > 2 * c.attn_logit_softcapping!, `attention scores ${reference.maxAbsAttnScore} exceed the cap`);
+    assert.ok(reference.maxAbsFinalLogit > 1.5 * c.final_logit_softcapping!, `logits ${reference.maxAbsFinalLogit} exceed the cap`);
+    assert.notEqual(c.query_pre_attn_scalar, c.head_dim);
+    assert.equal(c.head_dim % 16, 0);
+    const ckpt = await openCheckpoint(checkpoint);
+    const norm = await ckpt.rows(normWeight(1, 'post_feedforward_layernorm'), 0, c.hidden_size);
+    await ckpt.close();
+    assert.ok(norm.some((w) => Math.abs(w) > 0.1), 'norm weights are not zero');
+  });
+
+  test('logits match at every position to 1e-4 of the logit range', () => {
+    assert.equal(onnxLogits.length, PROMPT.length);
+    const err = relativeError(onnxLogits, reference.logits);
+    assert.ok(err < TOLERANCE, `relative error ${err}`);
+  });
+
+  const broken: [string, ReferenceOptions][] = [
+    ['no attention soft-cap', { attnSoftcap: false }],
+    ['no final soft-cap', { finalSoftcap: false }],
+    ['no sliding window', { slidingWindow: false }],
+    ['odd layers sliding instead of even', { slidingParity: 'odd' }],
+    ['query scale head_dim^-0.5 instead of query_pre_attn_scalar^-0.5', { queryScale: BINDING_CONFIG.head_dim ** -0.5 }],
+  ];
+  for (const [what, options] of broken) {
+    test(`a reference with ${what} is far outside the tolerance`, () => {
+      const err = relativeError(onnxLogits, referenceForward(spec.config, weights, PROMPT, options).logits);
+      assert.ok(err > 100 * TOLERANCE, `relative error ${err} should exceed ${100 * TOLERANCE}`);
+    });
+  }
+
+  test('logits_to_keep = 1 returns exactly the last position', async () => {
+    const last = await runStep(session, spec, PROMPT, 0, emptyPast(spec), 1);
+    assert.equal(last.logits.length, 1);
+    assert.deepEqual([...last.logits[0]!], [...onnxLogits[PROMPT.length - 1]!]);
+  });
+
+  test('decoding token by token from cached rows matches the reference at every step', async () => {
+    const logits = await incremental(session, spec, PROMPT, [6, ...Array(PROMPT.length - 6).fill(1)], false);
+    assert.ok(relativeError(logits, reference.logits.slice(5)) < TOLERANCE);
+  });
+
+  test('chunked prefill, and sliding layers given only their last window - 1 rows, match too', async () => {
+    const logits = await incremental(session, spec, PROMPT, [5, 7, 3, 9], true);
+    assert.ok(relativeError(logits, reference.logits.slice(4)) < TOLERANCE);
+  });
+});
+
+/**
+ * Runs the prompt in chunks, keeping each layer's cache in JS as the runtime does. With
+ * `trim`, sliding layers are fed only the rows a window can still see.
+ */
+async function incremental(session: ort.InferenceSession, spec: ModelSpec, ids: number[], chunks: number[], trim: boolean): Promise<Float32Array[]> {
+  const cache = spec.isSliding.map(() => ({ keys: [] as number[], values: [] as number[] }));
+  const out: Float32Array[] = [];
+  let start = 0;
+  for (const size of chunks) {
+    const chunk = ids.slice(start, start + size);
+    const keepRows = trim ? spec.config.sliding_window - 1 : Infinity;
+    const past = cache.map((c, i) => {
+      const rows = c.keys.length / spec.kvDim;
+      const from = spec.isSliding[i] ? Math.max(0, rows - keepRows) * spec.kvDim : 0;
+      return { keys: Float32Array.from(c.keys.slice(from)), values: Float32Array.from(c.values.slice(from)) };
+    });
+    const step = await runStep(session, spec, chunk, start, past);
+    cache.forEach((c, i) => {
+      c.keys.push(...step.newKeys[i]!);
+      c.values.push(...step.newValues[i]!);
+    });
+    out.push(...(start === 0 ? step.logits.slice(-1) : step.logits));
+    start += size;
+  }
+  return out;
+}
