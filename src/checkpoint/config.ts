@@ -56,7 +56,7 @@ type Json = Record<string, unknown>;
 function describeArchitecture(raw: Json): string {
   const type = typeof raw.model_type === 'string' ? raw.model_type : undefined;
   const arch = Array.isArray(raw.architectures) ? raw.architectures.join(', ') : undefined;
-  const family = type !== undefined ? KNOWN_ARCHITECTURES[type] : undefined;
+  const family = type !== undefined && Object.hasOwn(KNOWN_ARCHITECTURES, type) ? KNOWN_ARCHITECTURES[type] : undefined;
   const parts = [
     type !== undefined ? `model_type '${type}'` : 'no model_type',
     arch !== undefined ? `architectures [${arch}]` : undefined,
@@ -94,10 +94,17 @@ function optionalCap(raw: Json, key: string): number | null {
   return v;
 }
 
-function tokenIds(raw: Json, key: string, fallback: number | number[]): number | number[] {
+const isTokenId = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+
+function tokenId(raw: Json, key: string, fallback: number): number {
   const v = raw[key] ?? fallback;
-  const ok = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= 0;
-  if (ok(v) || (Array.isArray(v) && v.length > 0 && v.every(ok))) return v as number | number[];
+  if (isTokenId(v)) return v;
+  throw new GemmaError(`config.json: '${key}' must be a token id, found ${JSON.stringify(v)}`);
+}
+
+function tokenIds(raw: Json, key: string, fallback: number): number | number[] {
+  const v = raw[key] ?? fallback;
+  if (isTokenId(v) || (Array.isArray(v) && v.length > 0 && v.every(isTokenId))) return v as number | number[];
   throw new GemmaError(`config.json: '${key}' must be a token id or a list of them, found ${JSON.stringify(v)}`);
 }
 
@@ -159,9 +166,9 @@ export function parseConfig(raw: unknown): ModelSpec {
     rms_norm_eps: positiveNumber(json, 'rms_norm_eps'),
     max_position_embeddings: positiveInt(json, 'max_position_embeddings'),
     hidden_activation: 'gelu_pytorch_tanh',
-    bos_token_id: tokenIds(json, 'bos_token_id', 2) as number,
+    bos_token_id: tokenId(json, 'bos_token_id', 2),
     eos_token_id: tokenIds(json, 'eos_token_id', 1),
-    pad_token_id: tokenIds(json, 'pad_token_id', 0) as number,
+    pad_token_id: tokenId(json, 'pad_token_id', 0),
   };
   return deriveSpec(config, slidingLayers(json, config.num_hidden_layers));
 }

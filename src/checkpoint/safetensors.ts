@@ -38,7 +38,7 @@ function corrupt(path: string, why: string): GemmaError {
 function parseEntry(path: string, name: string, value: unknown, dataBytes: number, headerEnd: number): TensorEntry {
   if (typeof value !== 'object' || value === null) throw corrupt(path, `entry '${name}' is not an object`);
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
-  if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
+  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) {
     throw corrupt(path, `tensor '${name}' has unknown dtype ${JSON.stringify(dtype)}`);
   }
   const isDim = (d: unknown): d is number => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0;
@@ -60,7 +60,8 @@ function parseEntry(path: string, name: string, value: unknown, dataBytes: numbe
 }
 
 function checkNoOverlap(path: string, entries: TensorEntry[]): void {
-  const sorted = [...entries].sort((a, b) => a.offset - b.offset);
+  // Empty tensors occupy no bytes, so they cannot overlap anything.
+  const sorted = entries.filter((e) => e.byteLength > 0).sort((a, b) => a.offset - b.offset);
   for (let i = 1; i < sorted.length; i++) {
     const prev = sorted[i - 1]!;
     const cur = sorted[i]!;

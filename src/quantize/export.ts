@@ -134,6 +134,7 @@ export async function exportModel(req: ExportRequest): Promise<ExportResult> {
     return { outDir: req.outDir, manifest, seconds: (performance.now() - started) / 1000 };
   } finally {
     await checkpoint.close();
-    await rm(tmp, { recursive: true, force: true });
+    // Fails only where the folder could never have been created (e.g. its parent is a file).
+    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
   }
 }

@@ -67,3 +67,9 @@ export function checkpointFor(key: string, config: Gemma2Config, options: Omit<R
 }
 
 export const bindingCheckpoint = (): Promise<string> => checkpointFor('binding', BINDING_CONFIG, BINDING_OPTIONS);
+
+/** Gemma's real 256000-entry vocabulary and tokenizer, at a small width: the embedding is the biggest tensor, as in the real models. */
+export const REAL_VOCAB_CONFIG: Gemma2Config = { ...BINDING_CONFIG, vocab_size: 256000, num_hidden_layers: 2 };
+
+export const realVocabCheckpoint = (): Promise<string> =>
+  checkpointFor('real-vocab', REAL_VOCAB_CONFIG, { ...BINDING_OPTIONS, shards: 2, tokenizerDir: REAL_TOKENIZER_DIR, label: 'test/real-vocab (random weights)' });

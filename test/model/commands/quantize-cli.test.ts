@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { cp, readdir, readFile, rm, stat, truncate, writeFile, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MANIFEST_FILE, type Manifest } from '../../../src/quantize/manifest.js';
+import { finished, gemma, startGemma } from '../../helpers/cli.js';
+import { bindingCheckpoint, realVocabCheckpoint, tempDir } from '../../helpers/models.js';
+
+const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
+
+describe('gemma quantize', () => {
+  let root: string;
+  let env: Record<string, string>;
+
+  before(async () => {
+    root = await tempDir('cli');
+    env = { GEMMA_HOME: join(root, 'home') };
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  test('tiny-random: default int4 export into GEMMA_HOME, path on stdout, no progress drawn when piped', async () => {
+    const r = await gemma(['quantize', 'tiny-random'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const out = r.stdout.trim();
+    assert.equal(out, join(root, 'home', 'models', 'tiny-random', 'int4-b32'));
+    for (const file of ['model.onnx', 'model.onnx.data', 'gemma.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) {
+      assert.ok(await exists(join(out, file)), file);
+    }
+    const manifest = JSON.parse(await readFile(join(out, MANIFEST_FILE), 'utf8')) as Manifest;
+    assert.match(manifest.source.label, /RANDOM WEIGHTS/);
+    assert.deepEqual(manifest.weights, { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false });
+    assert.equal(manifest.ep, 'cpu');
+    assert.equal(manifest.config.model_type, 'gemma2');
+    assert.ok(!r.stderr.includes('\u001b['), 'no terminal control codes');
+  });
+
+  test('--json prints one JSON object and nothing on stderr; a second run replaces the export', async () => {
+    const out = join(root, 'json-export');
+    for (let i = 0; i < 2; i++) {
+      const r = await gemma(['quantize', 'tiny-random', '--out', out, '--precision', 'int8', '--block-size', '64', '--json'], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, '');
+      const summary = JSON.parse(r.stdout) as Record<string, unknown>;
+      assert.equal(summary.out, out);
+      assert.equal(summary.precision, 'int8');
+      assert.equal(summary.blockSize, 64);
+      assert.ok((summary.dataBytes as number) > 0);
+    }
+    assert.deepEqual((await readdir(root)).filter((f) => f.includes('.tmp-') || f.includes('.old-')), []);
+  });
+
+  test('Ctrl-C mid-conversion stops cleanly: exit 1, one line, nothing left behind', async () => {
+    const checkpoint = await realVocabCheckpoint();
+    const out = join(root, 'interrupted');
+    const child = startGemma(['quantize', checkpoint, '--out', out, '--precision', 'fp32'], env);
+    const result = finished(child);
+    while (!(await readdir(root)).some((f) => f.startsWith('.interrupted.tmp-'))) await sleep(5);
+    child.kill('SIGINT');
+    const r = await result;
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'gemma: error: interrupted: no output written\n');
+    assert.ok(!(await exists(out)));
+    assert.deepEqual((await readdir(root)).filter((f) => f.includes('interrupted')), []);
+  });
+});
+
+/** Copies the test checkpoint and damages the copy; `gemma quantize` must refuse it in one line and write nothing. */
+describe('gemma quantize on bad input: one line, exit 1, no output folder', () => {
+  let root: string;
+  let good: string;
+  before(async () => {
+    root = await tempDir('cli-bad');
+    good = await bindingCheckpoint();
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  async function damaged(name: string, damage: (dir: string) => Promise<void>): Promise<string> {
+    const dir = join(root, name);
+    await cp(good, dir, { recursive: true });
+    await damage(dir);
+    return dir;
+  }
+
+  const shard = (dir: string): string => join(dir, 'model-00002-of-00003.safetensors');
+
+  const cases: [string, (dir: string) => Promise<void>, RegExp][] = [
+    ['truncated safetensors', async (dir) => truncate(shard(dir), (await stat(shard(dir))).size - 100), /truncated/],
+    ['header claiming more bytes than the file', async (dir) => {
+      const handle = await open(shard(dir), 'r+');
+      const prefix = Buffer.alloc(8);
+      prefix.writeBigUInt64LE(50_000_000n);
+      await handle.write(prefix, 0, 8, 0);
+      await handle.close();
+    }, /header claims/],
+    ['a Gemma 3 config', async (dir) => {
+      const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+      await writeFile(join(dir, 'config.json'), JSON.stringify({ ...config, model_type: 'gemma3_text', architectures: ['Gemma3ForCausalLM'] }));
+    }, /unsupported architecture.*Gemma 3/],
+    ['a missing shard', (dir) => rm(shard(dir)), /missing shard model-00002-of-00003.safetensors/],
+    ['no tokenizer.json', (dir) => rm(join(dir, 'tokenizer.json')), /missing tokenizer.json/],
+  ];
+
+  for (const [what, damage, message] of cases) {
+    test(what, async () => {
+      const dir = await damaged(what.replace(/\W+/g, '-'), damage);
+      const out = join(root, `out-${what.replace(/\W+/g, '-')}`);
+      const r = await gemma(['quantize', dir, '--out', out]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^gemma: error: [^\n]+\n$/);
+      assert.match(r.stderr, message);
+      assert.ok(!(await exists(out)));
+      assert.deepEqual((await readdir(root)).filter((f) => f.includes('.tmp-')), []);
+    });
+  }
+
+  test('an output path that cannot be created', async () => {
+    await writeFile(join(root, 'a-file'), 'x');
+    const r = await gemma(['quantize', good, '--out', join(root, 'a-file', 'model')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^gemma: error: cannot create output folder[^\n]+not a directory\n$/);
+  });
+
+  test('an existing folder that is not an export is never replaced', async () => {
+    const out = join(root, 'precious');
+    await cp(good, out, { recursive: true });
+    const r = await gemma(['quantize', good, '--out', out]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /exists and is not a gemma export/);
+    assert.ok(await exists(join(out, 'config.json')));
+  });
+
+  const badArgs: [string[], RegExp][] = [
+    [['--block-size', '7'], /--block-size.*must be a power of two from 16 to 256/],
+    [['--block-size', '512'], /must be a power of two/],
+    [['--block-size', 'x'], /must be an integer/],
+    [['--precision', 'int3'], /--precision.*Allowed choices are int4, int8, fp32/],
+    [['--accuracy-level', '9'], /must be from 0 to 4/],
+    [['--precision', 'int8', '--accuracy-level', '0'], /int8 weights need --accuracy-level 4/],
+    [['--frobnicate'], /unknown option '--frobnicate'/],
+  ];
+  for (const [args, message] of badArgs) {
+    test(`flags: ${args.join(' ')}`, async () => {
+      const r = await gemma(['quantize', good, '--out', join(root, 'never'), ...args]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^gemma: error: [^\n]+\n$/);
+      assert.match(r.stderr, message);
+      assert.ok(!(await exists(join(root, 'never'))));
+    });
+  }
+
+  test('a checkpoint argument that is missing, a file, or a Hub repo id', async () => {
+    await writeFile(join(root, 'plain-file'), 'x');
+    const cases: [string, RegExp][] = [
+      [join(root, 'nope'), /no such checkpoint folder/],
+      [join(root, 'plain-file'), /not a checkpoint folder/],
+      ['google/gemma-2-2b-it', /not available yet/],
+    ];
+    for (const [arg, message] of cases) {
+      const r = await gemma(['quantize', arg]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^gemma: error: [^\n]+\n$/);
+      assert.match(r.stderr, message);
+    }
+  });
+});
