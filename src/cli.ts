@@ -4,14 +4,17 @@ import { GemmaError } from './util/errors.js';
 import { VERSION } from './util/package-root.js';
 
 const output = { outputError: (message: string, write: (s: string) => void) => write(`gemma: ${message}`) };
+/** A fixed width keeps help identical on every terminal, so docs/cli.md can be generated from it. */
+const help = { helpWidth: 100 };
 
 export function program(): Command {
   const root = new Command('gemma')
     .description("Google's Gemma 2 from the Hugging Face Hub to a fast local chat, on onnxruntime")
     .version(VERSION)
     .showSuggestionAfterError(true)
-    .configureOutput(output);
-  for (const cmd of [quantizeCommand()]) root.addCommand(cmd.configureOutput(output));
+    .configureOutput(output)
+    .configureHelp(help);
+  for (const cmd of [quantizeCommand()]) root.addCommand(cmd.configureOutput(output).configureHelp(help));
   return root;
 }
 

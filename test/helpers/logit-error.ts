@@ -6,6 +6,8 @@ export interface LogitError {
   top1: number;
   /** Mean KL(reference ‖ quantized) of the softmax distributions, in nats. */
   kl: number;
+  /** Largest |reference logit|: errors relative to it are comparable across models. */
+  range: number;
 }
 
 function logSoftmax(x: ArrayLike<number>): Float64Array {
@@ -29,12 +31,14 @@ export function logitError(got: ArrayLike<number>[], want: Float64Array[]): Logi
   let count = 0;
   let agree = 0;
   let kl = 0;
+  let range = 0;
   for (let p = 0; p < want.length; p++) {
     const g = got[p]!;
     const w = want[p]!;
     for (let v = 0; v < w.length; v++) {
       const d = Math.abs(g[v]! - w[v]!);
       maxAbs = Math.max(maxAbs, d);
+      range = Math.max(range, Math.abs(w[v]!));
       sumAbs += d;
       count++;
     }
@@ -43,5 +47,5 @@ export function logitError(got: ArrayLike<number>[], want: Float64Array[]): Logi
     const lq = logSoftmax(g);
     for (let v = 0; v < w.length; v++) kl += Math.exp(lp[v]!) * (lp[v]! - lq[v]!);
   }
-  return { maxAbs, meanAbs: sumAbs / count, top1: agree / want.length, kl: kl / want.length };
+  return { maxAbs, meanAbs: sumAbs / count, top1: agree / want.length, kl: kl / want.length, range };
 }

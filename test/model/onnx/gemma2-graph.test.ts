@@ -8,6 +8,7 @@ import { ALIGNMENT } from '../../../src/onnx/external-data.js';
 import { exportModel } from '../../../src/quantize/export.js';
 import { DATA_FILE, MODEL_FILE } from '../../../src/quantize/manifest.js';
 import type { WeightFormat } from '../../../src/quantize/precision.js';
+import { logitError } from '../../helpers/logit-error.js';
 import { decodeModel, type DecodedModel } from '../../helpers/onnx-model.js';
 import { bindingCheckpoint, BINDING_CONFIG, BINDING_OPTIONS, checkpointFor, PROMPT, tempDir } from '../../helpers/models.js';
 import { loadSession, promptLogits } from '../../helpers/onnx-run.js';
@@ -119,8 +120,7 @@ describe('a config without soft-capping (caps null) exports without cap nodes an
     const session = await loadSession(join(root, 'fp32'));
     const got = await promptLogits(session, spec, PROMPT);
     await session.release();
-    const range = Math.max(...want.flatMap((l) => [...l].map(Math.abs)));
-    const err = Math.max(...want.flatMap((l, p) => [...l].map((v, i) => Math.abs(v - got[p]![i]!))));
-    assert.ok(err / range < 1e-4, `relative error ${err / range}`);
+    const e = logitError(got, want);
+    assert.ok(e.maxAbs / e.range < 1e-4, `relative error ${e.maxAbs / e.range}`);
   });
 });

@@ -7,6 +7,7 @@ import { openCheckpoint } from '../../../src/checkpoint/checkpoint.js';
 import type { ModelSpec } from '../../../src/checkpoint/config.js';
 import { normWeight } from '../../../src/checkpoint/tensor-names.js';
 import { exportModel } from '../../../src/quantize/export.js';
+import { logitError } from '../../helpers/logit-error.js';
 import { bindingCheckpoint, BINDING_CONFIG, PROMPT, tempDir } from '../../helpers/models.js';
 import { emptyPast, loadSession, promptLogits, runStep } from '../../helpers/onnx-run.js';
 import { loadReferenceWeights } from '../../helpers/reference-weights.js';
@@ -16,15 +17,8 @@ import { referenceForward, type ReferenceOptions, type ReferenceResult, type Wei
 const TOLERANCE = 1e-4;
 
 function relativeError(got: ArrayLike<number>[], want: Float64Array[]): number {
-  let maxErr = 0;
-  let range = 0;
-  for (let p = 0; p < want.length; p++) {
-    for (let v = 0; v < want[p]!.length; v++) {
-      maxErr = Math.max(maxErr, Math.abs(got[p]![v]! - want[p]![v]!));
-      range = Math.max(range, Math.abs(want[p]![v]!));
-    }
-  }
-  return maxErr / range;
+  const e = logitError(got, want);
+  return e.maxAbs / e.range;
 }
 
 describe('fp32 export vs the float64 reference (window 8, caps binding, 24-token prompt)', () => {

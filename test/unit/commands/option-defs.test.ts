@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Command } from 'commander';
+import { addOptions, optionValues } from '../../../src/commands/option-defs.js';
+import { QUANTIZE_OPTIONS } from '../../../src/commands/quantize-options.js';
+
+function parse(args: string[]): ReturnType<typeof optionValues<typeof QUANTIZE_OPTIONS>> {
+  const cmd = addOptions(new Command('quantize').exitOverride().configureOutput({ writeErr: () => undefined }), QUANTIZE_OPTIONS);
+  cmd.parse(args, { from: 'user' });
+  return optionValues(QUANTIZE_OPTIONS, cmd.opts());
+}
+
+test('defaults flow through as one typed object', () => {
+  assert.deepEqual(parse([]), {
+    out: undefined, precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, json: false,
+  });
+});
+
+test('values are parsed and typed', () => {
+  const o = parse(['--precision', 'int8', '--block-size', '128', '--asymmetric', '--accuracy-level', '0', '--keep-embeddings', '--json', '-o', 'x']);
+  assert.deepEqual(o, { out: 'x', precision: 'int8', blockSize: 128, asymmetric: true, accuracyLevel: 0, keepEmbeddings: true, json: true });
+});
+
+test('invalid values are rejected', () => {
+  for (const args of [['--block-size', '48'], ['--block-size', '8'], ['--block-size', '1e2'], ['--accuracy-level', '-1'], ['--precision', 'q4_0']]) {
+    assert.throws(() => parse(args), /invalid|Allowed choices/, args.join(' '));
+  }
+});
