@@ -34,8 +34,14 @@ interface BlockParams {
 
 /** Symmetric: the signed value of largest magnitude maps to the most negative code, as MLAS does. */
 function symmetricParams(w: Float32Array, from: number, to: number, bits: number): BlockParams {
-  let extreme = 0;
-  for (let i = from; i < to; i++) if (Math.abs(w[i]!) > Math.abs(extreme)) extreme = w[i]!;
+  let max = 0;
+  let min = 0;
+  for (let i = from; i < to; i++) {
+    const v = w[i]!;
+    if (v > max) max = v;
+    else if (v < min) min = v;
+  }
+  const extreme = -min > max ? min : max;
   return { scale: Math.fround(extreme / -(1 << (bits - 1))), zeroPoint: 1 << (bits - 1) };
 }
 
@@ -58,12 +64,35 @@ function encodeBlock(
 ): void {
   const max = (1 << s.bits) - 1;
   const inv = p.scale === 0 ? 0 : 1 / p.scale;
+  if (!s.asymmetric && to - from === s.blockSize) {
+    encodeFullSymmetric(w, from, inv, p.zeroPoint, max, s, codes, at);
+    return;
+  }
   for (let j = 0; j < s.blockSize; j++) {
     const i = from + j;
     const q = i < to ? Math.min(max, Math.max(0, Math.round(w[i]! * inv) + p.zeroPoint)) : p.zeroPoint;
     if (s.bits === 8) codes[at + j] = q;
     else if ((j & 1) === 0) codes[at + (j >> 1)] = q;
     else codes[at + (j >> 1)]! |= q << 4;
+  }
+}
+
+/**
+ * The hot path of the default format. |w · inv| ≤ zeroPoint here, so w · inv + zeroPoint + 0.5
+ * is positive and truncation equals Math.round(w · inv) + zeroPoint.
+ */
+function encodeFullSymmetric(
+  w: Float32Array, from: number, inv: number, zeroPoint: number, max: number, s: QuantScheme, codes: Uint8Array, at: number,
+): void {
+  const offset = zeroPoint + 0.5;
+  if (s.bits === 8) {
+    for (let j = 0; j < s.blockSize; j++) codes[at + j] = Math.min(max, (w[from + j]! * inv + offset) | 0);
+    return;
+  }
+  for (let j = 0; j < s.blockSize; j += 2) {
+    const lo = Math.min(max, (w[from + j]! * inv + offset) | 0);
+    const hi = Math.min(max, (w[from + j + 1]! * inv + offset) | 0);
+    codes[at + (j >> 1)] = lo | (hi << 4);
   }
 }
 

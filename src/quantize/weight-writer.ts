@@ -1,6 +1,7 @@
 import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import type { ExternalDataWriter } from '../onnx/external-data.js';
 import type { GraphBuilder } from '../onnx/graph-builder.js';
+import { GemmaError } from '../util/errors.js';
 import { quantizeRows, zeroPointBytesPerRow, blocksPerRow, bytesPerBlock, type QuantScheme } from './block-quant.js';
 
 /** A linear layer's weights as stored in the graph, HF orientation [N, K] (y = x · Wᵀ). */
@@ -18,6 +19,15 @@ export interface WeightProgress {
 const CHUNK_ELEMENTS = 16 * 1024 * 1024;
 
 const bytesOf = (a: Float32Array | Uint8Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** A corrupt or diverged checkpoint would otherwise quantize to silent garbage. */
+function checkFinite(values: Float32Array, tensor: string, firstRow: number, cols: number): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i]!)) {
+      throw new GemmaError(`tensor '${tensor}' has a non-finite value (${values[i]}) in row ${firstRow + Math.floor(i / cols)}`);
+    }
+  }
+}
 
 /**
  * Streams checkpoint tensors into the external data file, one row chunk at a time,
@@ -38,6 +48,7 @@ export class WeightWriter {
     for (let start = 0; start < rows!; start += step) {
       const count = Math.min(step, rows! - start);
       const values = await this.checkpoint.rows(source, start, count);
+      checkFinite(values, source, start, cols);
       this.onProgress({ tensor: source, bytes: (this.checkpoint.tensorBytes(source) * count) / rows! });
       yield { values, rows: count };
     }
@@ -89,7 +100,9 @@ export class WeightWriter {
   /** A 1-D tensor passed through `transform` (e.g. the 1 + w of Gemma's RMSNorm). */
   async vector(name: string, source: string, transform: (v: Float32Array) => Float32Array): Promise<string> {
     const [length] = this.checkpoint.shape(source);
-    const values = transform(await this.checkpoint.rows(source, 0, length!));
+    const raw = await this.checkpoint.rows(source, 0, length!);
+    checkFinite(raw, source, 0, 1);
+    const values = transform(raw);
     this.onProgress({ tensor: source, bytes: this.checkpoint.tensorBytes(source) });
     return this.graph.external(name, 'float32', [values.length], await this.data.tensor(bytesOf(values)));
   }

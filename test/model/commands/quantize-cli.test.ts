@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { cp, readdir, readFile, rm, stat, truncate, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { openSafetensors } from '../../../src/checkpoint/safetensors.js';
 import { MANIFEST_FILE, type Manifest } from '../../../src/quantize/manifest.js';
 import { finished, gemma, startGemma } from '../../helpers/cli.js';
 import { bindingCheckpoint, realVocabCheckpoint, tempDir } from '../../helpers/models.js';
@@ -99,6 +100,16 @@ describe('gemma quantize on bad input: one line, exit 1, no output folder', () =
     }, /unsupported architecture.*Gemma 3/],
     ['a missing shard', (dir) => rm(shard(dir)), /missing shard model-00002-of-00003.safetensors/],
     ['no tokenizer.json', (dir) => rm(join(dir, 'tokenizer.json')), /missing tokenizer.json/],
+    ['a NaN weight', async (dir) => {
+      const file = await openSafetensors(shard(dir));
+      await file.handle.close();
+      const entry = [...file.tensors.values()].find((t) => t.shape.length === 2)!;
+      const nan = Buffer.alloc(2);
+      nan.writeUInt16LE(0x7fc0);
+      const handle = await open(shard(dir), 'r+');
+      await handle.write(nan, 0, 2, entry.offset + 2 * entry.shape[1]! * 3);
+      await handle.close();
+    }, /has a non-finite value \(NaN\) in row 3/],
   ];
 
   for (const [what, damage, message] of cases) {
