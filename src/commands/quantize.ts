@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { exportModel, type ExportResult } from '../quantize/export.js';
 import { variantName, type WeightFormat } from '../quantize/precision.js';
 import { GemmaError } from '../util/errors.js';
-import { gemmaHome } from '../util/paths.js';
+import { exportsDir, gemmaHome } from '../util/paths.js';
 import { resolveCheckpoint } from './model-source.js';
 import { addOptions, optionValues, type OptionValues } from './option-defs.js';
 import { byteBar, formatBytes, interactive } from './progress.js';
@@ -38,7 +38,7 @@ async function quantize(model: string, o: QuantizeOptions): Promise<void> {
   const format = weightFormat(o);
   const show = interactive(o.json);
   const source = await resolveCheckpoint(model, show);
-  const outDir = o.out ?? join(gemmaHome(), 'models', source.name, variantName(format));
+  const outDir = o.out ?? join(exportsDir(gemmaHome(), source.name), variantName(format));
   const interrupt = interruptible();
   let bar = byteBar(false, '', 0);
   try {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { cp, readdir, readFile, rm, stat, truncate, writeFile, open } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { cp, mkdir, readdir, readFile, rm, stat, truncate, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openSafetensors } from '../../../src/checkpoint/safetensors.js';
@@ -130,6 +131,24 @@ describe('gemma quantize on bad input: one line, exit 1, no output folder', () =
     const r = await gemma(['quantize', good, '--out', join(root, 'a-file', 'model')]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^gemma: error: cannot create output folder[^\n]+not a directory\n$/);
+  });
+
+  test('a full disk: one line, and no partial export left on it', async (t) => {
+    const disk = join(root, 'small-disk');
+    await mkdir(disk);
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', disk]).status === 0;
+    if (!mounted) {
+      t.skip('mounting a 2 MB tmpfs needs root');
+      return;
+    }
+    try {
+      const r = await gemma(['quantize', good, '--out', join(disk, 'model')]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^gemma: error: writing [^\n]+: no space left on device\n$/);
+      assert.deepEqual(await readdir(disk), []);
+    } finally {
+      spawnSync('umount', [disk]);
+    }
   });
 
   test('an existing folder that is not an export is never replaced', async () => {
