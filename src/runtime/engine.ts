@@ -1,0 +1,104 @@
+import * as ort from 'onnxruntime-node';
+import type { ModelSpec } from '../checkpoint/config.js';
+import { INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS } from '../onnx/io-names.js';
+import { KvCache } from './kv-cache.js';
+import type { LoadedModel } from './model-session.js';
+
+export interface EngineOptions {
+  /** Most tokens the cache may hold (≤ max_position_embeddings). */
+  ctxSize: number;
+  /** Prompt tokens per graph run: bounds the attention scores' memory ([heads, chunk, context] floats). */
+  prefillChunk: number;
+}
+
+export interface EngineCounters {
+  prefillTokens: number;
+  prefillMs: number;
+  decodeTokens: number;
+  decodeMs: number;
+}
+
+const int64 = (values: number[], dims: number[]): ort.Tensor => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
+
+/**
+ * Runs the exported graph over a growing token sequence, keeping every layer's keys and
+ * values in JS (docs/graph-contract.md). Sliding layers are fed only the rows their window
+ * can still see.
+ */
+export class Engine {
+  readonly spec: ModelSpec;
+  private readonly cache: KvCache;
+  private readonly history: number[] = [];
+  readonly counters: EngineCounters = { prefillTokens: 0, prefillMs: 0, decodeTokens: 0, decodeMs: 0 };
+
+  constructor(private readonly model: LoadedModel, readonly options: EngineOptions) {
+    this.spec = model.spec;
+    this.cache = new KvCache(this.spec.config.num_hidden_layers, this.spec.kvDim);
+  }
+
+  /** Token ids whose keys and values are in the cache. */
+  get tokens(): readonly number[] {
+    return this.history;
+  }
+
+  /** Keeps only the first `length` cached tokens. */
+  rollback(length: number): void {
+    this.history.length = Math.min(this.history.length, length);
+    this.cache.truncate(this.history.length);
+  }
+
+  private feeds(ids: number[]): Record<string, ort.Tensor> {
+    const start = this.history.length;
+    const { kvDim, isSliding } = this.spec;
+    const feeds: Record<string, ort.Tensor> = {
+      [INPUT_IDS]: int64(ids, [1, ids.length]),
+      [POSITION_IDS]: int64(ids.map((_, i) => start + i), [1, ids.length]),
+    };
+    const windowRows = this.spec.config.sliding_window - 1;
+    for (let i = 0; i < isSliding.length; i++) {
+      const rows = isSliding[i] ? windowRows : start;
+      const keys = this.cache.keys[i]!.tail(rows);
+      feeds[pastKey(i)] = new ort.Tensor('float32', keys, [1, keys.length / kvDim, kvDim]);
+      feeds[pastValue(i)] = new ort.Tensor('float32', this.cache.values[i]!.tail(rows), [1, keys.length / kvDim, kvDim]);
+    }
+    return feeds;
+  }
+
+  private async run(ids: number[], keep: number): Promise<Float32Array> {
+    const feeds = this.feeds(ids);
+    feeds[LOGITS_TO_KEEP] = int64([keep], [1]);
+    const out = await this.model.session.run(feeds);
+    for (let i = 0; i < this.spec.isSliding.length; i++) {
+      this.cache.keys[i]!.append(out[newKey(i)]!.data as Float32Array);
+      this.cache.values[i]!.append(out[newValue(i)]!.data as Float32Array);
+    }
+    this.history.push(...ids);
+    return out[LOGITS]!.data as Float32Array;
+  }
+
+  /**
+   * Feeds tokens (a prompt in chunks, or one decoded token) and returns the logits of the
+   * last one, or of every one with `allPositions` (for perplexity).
+   */
+  async feed(ids: number[], allPositions = false): Promise<Float32Array[]> {
+    if (this.history.length + ids.length > this.options.ctxSize) {
+      throw new RangeError(`${this.history.length + ids.length} tokens exceed the context of ${this.options.ctxSize}`);
+    }
+    const started = performance.now();
+    const vocab = this.spec.config.vocab_size;
+    const out: Float32Array[] = [];
+    for (let at = 0; at < ids.length; at += this.options.prefillChunk) {
+      const chunk = ids.slice(at, at + this.options.prefillChunk);
+      const last = at + chunk.length === ids.length;
+      const logits = await this.run(chunk, allPositions ? 0 : 1);
+      if (allPositions || last) {
+        for (let p = 0; p < logits.length / vocab; p++) out.push(logits.subarray(p * vocab, (p + 1) * vocab));
+      }
+    }
+    const ms = performance.now() - started;
+    const c = this.counters;
+    if (ids.length === 1) (c.decodeTokens += 1), (c.decodeMs += ms);
+    else (c.prefillTokens += ids.length), (c.prefillMs += ms);
+    return out;
+  }
+}

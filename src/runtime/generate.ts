@@ -1,0 +1,58 @@
+import type { Engine } from './engine.js';
+import { Sampler, type SamplingParams } from './sampler.js';
+import { TextStream } from './text-stream.js';
+
+export type StopReason = 'eos' | 'max-tokens' | 'context' | 'interrupted';
+
+export interface GenerateOptions {
+  sampling: SamplingParams;
+  seed: number;
+  /** -1: until an end token or the context is full. */
+  maxTokens: number;
+  stopIds: ReadonlySet<number>;
+  /** Bench mode: keep generating through end tokens. */
+  ignoreEos?: boolean;
+  onText?: (piece: string) => void;
+  /** Polled between tokens (Ctrl-C). */
+  interrupted?: () => boolean;
+}
+
+export interface GenerateResult {
+  ids: number[];
+  text: string;
+  stopReason: StopReason;
+}
+
+/**
+ * Samples tokens after the engine's current cache, given the logits of its last token.
+ * End tokens are never fed, printed or returned. The last sampled token is not fed
+ * either (nothing needs its logits), so the cache ends one token short of `ids`.
+ */
+export async function generate(
+  engine: Engine, logits: Float32Array, decode: (ids: number[]) => string, o: GenerateOptions,
+): Promise<GenerateResult> {
+  const sampler = new Sampler(o.sampling, o.seed);
+  const stream = new TextStream(decode);
+  const ids: number[] = [];
+  let text = '';
+  const emit = (piece: string): void => {
+    text += piece;
+    if (piece !== '') o.onText?.(piece);
+  };
+  let next = logits;
+  for (;;) {
+    if (o.interrupted?.()) return finish('interrupted');
+    const id = sampler.next(next, engine.tokens);
+    if (o.stopIds.has(id) && !o.ignoreEos) return finish('eos');
+    ids.push(id);
+    emit(stream.push(id));
+    if (ids.length === o.maxTokens) return finish('max-tokens');
+    if (engine.tokens.length + 1 > engine.options.ctxSize) return finish('context');
+    next = (await engine.feed([id]))[0]!;
+  }
+
+  function finish(stopReason: StopReason): GenerateResult {
+    emit(stream.flush());
+    return { ids, text, stopReason };
+  }
+}

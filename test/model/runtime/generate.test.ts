@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { exportModel } from '../../../src/quantize/export.js';
+import { generate } from '../../../src/runtime/generate.js';
+import { openRuntime, type Runtime } from '../../../src/runtime/runtime.js';
+import { FALLBACK_SAMPLING } from '../../../src/runtime/generation-config.js';
+import { bindingCheckpoint, PROMPT, tempDir } from '../../helpers/models.js';
+import { loadReferenceWeights } from '../../helpers/reference-weights.js';
+import { referenceForward, type Weights } from '../../reference/gemma2-reference.js';
+import type { Gemma2Config } from '../../../src/checkpoint/config.js';
+
+const STEPS = 24;
+const greedy = { ...FALLBACK_SAMPLING, temperature: 0, repeatPenalty: 1 };
+
+function argmax(x: ArrayLike<number>): { id: number; margin: number } {
+  let best = 0;
+  let second = -Infinity;
+  for (let i = 1; i < x.length; i++) {
+    if (x[i]! > x[best]!) (second = x[best]!), (best = i);
+    else if (x[i]! > second) second = x[i]!;
+  }
+  return { id: best, margin: x[best]! - second };
+}
+
+/** The reference's greedy continuation, recomputing the whole sequence each step. */
+function referenceGreedy(config: Gemma2Config, weights: Weights, prompt: number[], steps: number): { ids: number[]; minMargin: number } {
+  const ids = [...prompt];
+  let minMargin = Infinity;
+  for (let s = 0; s < steps; s++) {
+    const logits = referenceForward(config, weights, ids).logits;
+    const { id, margin } = argmax(logits[logits.length - 1]!);
+    minMargin = Math.min(minMargin, margin);
+    ids.push(id);
+  }
+  return { ids: ids.slice(prompt.length), minMargin };
+}
+
+describe('greedy generation through the KV cache equals the float64 reference', () => {
+  let root: string;
+  let runtime: Runtime;
+  let expected: { ids: number[]; minMargin: number };
+
+  before(async () => {
+    const checkpoint = await bindingCheckpoint();
+    root = await tempDir('generate');
+    const dir = join(root, 'fp32');
+    await exportModel({ checkpointDir: checkpoint, outDir: dir, label: 'binding', format: { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false } });
+    runtime = await openRuntime(dir, { threads: 1, prefillChunk: 5 });
+    const { spec, weights } = await loadReferenceWeights(checkpoint);
+    expected = referenceGreedy(spec.config, weights, PROMPT, STEPS);
+  });
+  after(async () => {
+    await runtime?.model.session.release();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  test(`prompt of ${PROMPT.length} tokens (window 8) in chunks of 5, then ${STEPS} decode steps`, async () => {
+    assert.ok(expected.minMargin > 1e-3, `reference top-2 margin ${expected.minMargin} is too close to call`);
+    const { engine, tokenizer } = runtime;
+    engine.rollback(0);
+    const logits = (await engine.feed(PROMPT))[0]!;
+    const result = await generate(engine, logits, tokenizer.decode, { sampling: greedy, seed: 1, maxTokens: STEPS, stopIds: new Set(), ignoreEos: true });
+    assert.deepEqual(result.ids, expected.ids);
+    assert.equal(result.stopReason, 'max-tokens');
+    assert.equal(engine.tokens.length, PROMPT.length + STEPS - 1, 'the last sampled token is not fed');
+  });
+
+  test('same seed, same sampled output; another seed, another output', async () => {
+    const { engine, tokenizer } = runtime;
+    const sample = async (seed: number): Promise<number[]> => {
+      engine.rollback(0);
+      const logits = (await engine.feed(PROMPT))[0]!;
+      // This random model's capped logits are so peaked that only a high temperature makes sampling visible.
+      const sampling = { ...FALLBACK_SAMPLING, temperature: 20, topK: 0, topP: 1, minP: 0 };
+      return (await generate(engine, logits, tokenizer.decode, { sampling, seed, maxTokens: 16, stopIds: new Set(), ignoreEos: true })).ids;
+    };
+    const a = await sample(7);
+    assert.deepEqual(await sample(7), a);
+    assert.notDeepEqual(await sample(8), a);
+  });
+
+  test('end tokens stop generation and are never returned; -n caps the length', async () => {
+    const { engine, tokenizer } = runtime;
+    engine.rollback(0);
+    const logits = (await engine.feed(PROMPT))[0]!;
+    const stop = expected.ids[3]!;
+    const result = await generate(engine, logits, tokenizer.decode, { sampling: greedy, seed: 1, maxTokens: -1, stopIds: new Set([stop]) });
+    assert.deepEqual(result.ids, expected.ids.slice(0, expected.ids.indexOf(stop)));
+    assert.equal(result.stopReason, 'eos');
+  });
+});
