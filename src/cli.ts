@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { quantizeCommand } from './commands/quantize.js';
+import { runCommand } from './commands/run.js';
+import { evalCommand } from './commands/eval.js';
 import { GemmaError } from './util/errors.js';
 import { VERSION } from './util/package-root.js';
 
@@ -14,7 +16,7 @@ export function program(): Command {
     .showSuggestionAfterError(true)
     .configureOutput(output)
     .configureHelp(help);
-  for (const cmd of [quantizeCommand()]) root.addCommand(cmd.configureOutput(output).configureHelp(help));
+  for (const cmd of [quantizeCommand(), runCommand(), evalCommand()]) root.addCommand(cmd.configureOutput(output).configureHelp(help));
   return root;
 }
 

@@ -32,6 +32,19 @@ export function integer(flags: string, description: string, fallback: number, ch
   };
 }
 
+/** A number that, when left out, comes from elsewhere (the model's generation_config.json). */
+export function optionalNumber(flags: string, description: string, check: (n: number) => string | undefined, integerOnly = false): OptionDef<number | undefined> {
+  return {
+    flags, description, default: undefined,
+    parse: (raw) => {
+      const n = raw.trim() === '' ? NaN : Number(raw);
+      const problem = !Number.isFinite(n) ? 'must be a number' : integerOnly && !Number.isInteger(n) ? 'must be an integer' : check(n);
+      if (problem !== undefined) throw new InvalidArgumentError(problem);
+      return n;
+    },
+  };
+}
+
 export function text(flags: string, description: string): OptionDef<string | undefined> {
   return { flags, description, default: undefined, parse: (raw) => raw };
 }

@@ -73,3 +73,7 @@ export const REAL_VOCAB_CONFIG: Gemma2Config = { ...BINDING_CONFIG, vocab_size: 
 
 export const realVocabCheckpoint = (): Promise<string> =>
   checkpointFor('real-vocab', REAL_VOCAB_CONFIG, { ...BINDING_OPTIONS, shards: 2, tokenizerDir: REAL_TOKENIZER_DIR, label: 'test/real-vocab (random weights)' });
+
+/** Real vocabulary and a long context: slow enough per token (256000-row lm_head) to interrupt an answer. */
+export const slowChatCheckpoint = (): Promise<string> =>
+  checkpointFor('slow-chat', { ...REAL_VOCAB_CONFIG, max_position_embeddings: 4096 }, { ...BINDING_OPTIONS, shards: 1, tokenizerDir: REAL_TOKENIZER_DIR, label: 'test/slow-chat (random weights)' });

@@ -1,0 +1,53 @@
+import { Command } from 'commander';
+import { localModels, type LocalModel } from '../hub/local-models.js';
+import { hubCacheDir } from '../hub/settings.js';
+import { gemmaHome } from '../util/paths.js';
+import { LIST_OPTIONS } from './list-options.js';
+import { addOptions, optionValues, type OptionValues } from './option-defs.js';
+import { formatBytes } from './progress.js';
+
+type ListOptions = OptionValues<typeof LIST_OPTIONS>;
+
+function revisions(model: LocalModel): string {
+  const cache = model.cache;
+  if (cache === undefined) return '-';
+  const refs = Object.entries(cache.refs).map(([ref, commit]) => `${ref} ${commit.slice(0, 12)}`);
+  const unnamed = cache.snapshots.filter((c) => !Object.values(cache.refs).includes(c)).map((c) => c.slice(0, 12));
+  return [...refs, ...unnamed].join(', ') || '(no snapshot)';
+}
+
+function size(model: LocalModel): string {
+  const cache = model.cache;
+  if (cache === undefined) return '-';
+  return cache.partialBytes > 0 ? `${formatBytes(cache.bytes)} (+${formatBytes(cache.partialBytes)} partial)` : formatBytes(cache.bytes);
+}
+
+const exportsText = (model: LocalModel): string =>
+  model.exports.map((e) => (e.bytes === undefined ? e.variant : `${e.variant} (${formatBytes(e.bytes)})`)).join(', ') || '-';
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
+  return rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join('  ')).join('\n');
+}
+
+async function list(o: ListOptions): Promise<void> {
+  const cacheDir = hubCacheDir(process.env);
+  const home = gemmaHome();
+  const models = await localModels(cacheDir, home);
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(models.map((m) => ({ name: m.name, cache: m.cache ?? null, exports: m.exports })))}\n`);
+    return;
+  }
+  if (models.length === 0) {
+    process.stderr.write(`no models in ${cacheDir} or ${home}/models; download one with gemma pull <org/name>\n`);
+    return;
+  }
+  const header = ['MODEL', 'REVISION', 'SIZE', 'EXPORTS'];
+  process.stdout.write(`${table([header, ...models.map((m) => [m.name, revisions(m), size(m), exportsText(m)])])}\n`);
+}
+
+export function listCommand(): Command {
+  const cmd = new Command('list').description('show the models in the Hugging Face cache and their ONNX exports in $GEMMA_HOME');
+  addOptions(cmd, LIST_OPTIONS);
+  return cmd.action((raw: Record<string, unknown>) => list(optionValues(LIST_OPTIONS, raw)));
+}

@@ -1,0 +1,60 @@
+import { Command } from 'commander';
+import { pullSnapshot, type Snapshot } from '../hub/snapshot.js';
+import { hubSettings } from '../hub/settings.js';
+import { GemmaError } from '../util/errors.js';
+import { addOptions, optionValues, type OptionValues } from './option-defs.js';
+import { formatBytes, interactive } from './progress.js';
+import { PULL_OPTIONS } from './pull-options.js';
+import { pullProgress } from './pull-progress.js';
+
+type PullOptions = OptionValues<typeof PULL_OPTIONS>;
+
+/** First Ctrl-C stops the transfer (partial files stay and resume next time); a second one exits at once. */
+function interruptible(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSigint = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
+}
+
+function report(repo: string, revision: string, result: Snapshot, seconds: number, json: boolean): void {
+  if (json) {
+    const { dir, commit, downloadedBytes, fromCache } = result;
+    process.stdout.write(`${JSON.stringify({ repo, revision, commit, dir, downloadedBytes, fromCache, seconds: Number(seconds.toFixed(2)) })}\n`);
+    return;
+  }
+  process.stdout.write(`${result.dir}\n`);
+  const what = result.fromCache
+    ? 'from the cache, without asking the Hub'
+    : result.downloadedBytes === 0 ? 'already up to date' : `${formatBytes(result.downloadedBytes)} downloaded in ${seconds.toFixed(1)} s`;
+  process.stderr.write(`${repo}@${revision} (commit ${result.commit.slice(0, 12)}): ${what}\n`);
+}
+
+async function pull(repo: string, o: PullOptions): Promise<void> {
+  const settings = hubSettings(process.env);
+  const progress = pullProgress(interactive(o.json));
+  const interrupt = interruptible();
+  const started = performance.now();
+  try {
+    const result = await pullSnapshot(repo, { revision: o.revision, token: o.token, signal: interrupt.signal, onProgress: progress.onProgress }, settings);
+    progress.stop();
+    report(repo, o.revision ?? 'main', result, (performance.now() - started) / 1000, o.json);
+  } catch (err) {
+    progress.stop();
+    if (interrupt.signal.aborted) throw new GemmaError('interrupted: partial downloads are kept and resume on the next pull');
+    throw err;
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+export function pullCommand(): Command {
+  const cmd = new Command('pull')
+    .description('download a Gemma 2 model from the Hugging Face Hub into the shared Hugging Face cache (resumable, sha256-verified)')
+    .argument('<repo>', 'Hub model id, e.g. google/gemma-2-2b-it');
+  addOptions(cmd, PULL_OPTIONS);
+  return cmd.action((repo: string, raw: Record<string, unknown>) => pull(repo, optionValues(PULL_OPTIONS, raw)));
+}

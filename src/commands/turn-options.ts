@@ -1,0 +1,24 @@
+import { randomInt } from 'node:crypto';
+import type { GenerationDefaults } from '../runtime/generation-config.js';
+import type { WireTurnOptions } from '../runtime/worker/protocol.js';
+import type { OptionValues } from './option-defs.js';
+import type { SAMPLING_OPTIONS } from './run-options.js';
+
+type Sampling = OptionValues<typeof SAMPLING_OPTIONS>;
+
+/** Command-line sampling flags over the model's generation_config.json defaults. */
+export function turnOptions(o: Sampling & { maxTokens: number }, defaults: GenerationDefaults): WireTurnOptions {
+  const d = defaults.sampling;
+  return {
+    sampling: {
+      temperature: o.temp ?? d.temperature,
+      topK: o.topK ?? d.topK,
+      topP: o.topP ?? d.topP,
+      minP: o.minP ?? d.minP,
+      repeatPenalty: o.repeatPenalty ?? d.repeatPenalty,
+      repeatLastN: o.repeatLastN ?? d.repeatLastN,
+    },
+    seed: o.seed ?? randomInt(2 ** 32),
+    maxTokens: o.maxTokens,
+  };
+}

@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { TINY_TOKENIZER_DIR } from '../../../src/checkpoint/tiny-random.js';
+import { loadTokenizer } from '../../../src/runtime/tokenizer.js';
+import { finished, gemma, GEMMA_BIN } from '../../helpers/cli.js';
+import { slowChatCheckpoint, tempDir } from '../../helpers/models.js';
+import { Terminal } from '../../helpers/pty.js';
+
+/** The chat prompt for "Hi" under tiny-random's tokenizer. */
+async function hiPromptTokens(): Promise<number> {
+  const tokenizer = await loadTokenizer(TINY_TOKENIZER_DIR);
+  return tokenizer.encode('<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n').length;
+}
+
+describe('gemma run', () => {
+  let root: string;
+  let env: Record<string, string>;
+  before(async () => {
+    root = await tempDir('run');
+    env = { GEMMA_HOME: join(root, 'home') };
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  test('one-shot -p prints only the answer; the same seed gives the same answer', async () => {
+    const args = ['run', 'tiny-random', '-p', 'Hello', '-n', '12', '--seed', '5', '--temp', '0.9'];
+    const a = await gemma(args, env);
+    assert.equal(a.code, 0, a.stderr);
+    assert.ok(a.stdout.length > 1 && a.stdout.endsWith('\n'));
+    assert.equal(a.stderr, '', 'no spinner, timings or notices when piped');
+    assert.equal((await gemma(args, env)).stdout, a.stdout);
+  });
+
+  test('--json: text, ids, stop reason and timings; -n is honoured', async () => {
+    const r = await gemma(['run', 'tiny-random', '-p', 'Hi', '-n', '7', '--temp', '0', '--json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { text: string; ids: number[]; stop_reason: string; prompt_tokens: number; timings: Record<string, number> };
+    assert.equal(out.ids.length, 7);
+    assert.equal(out.stop_reason, 'max-tokens');
+    assert.equal(out.prompt_tokens, await hiPromptTokens());
+    for (const key of ['load_ms', 'prefill_tokens', 'prefill_ms', 'prefill_tokens_per_s', 'decode_tokens', 'decode_ms', 'decode_tokens_per_s']) assert.ok(key in out.timings, key);
+  });
+
+  test('the prompt can come on stdin', async () => {
+    const child = spawn(process.execPath, [GEMMA_BIN, 'run', 'tiny-random', '-n', '3', '--temp', '0', '--json'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.end('Hi');
+    const r = await finished(child);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { prompt_tokens: number }).prompt_tokens, await hiPromptTokens());
+  });
+
+  test('bad input: one line and a non-zero exit each', async () => {
+    await mkdir(join(root, 'empty-folder'));
+    await writeFile(join(root, 'a-file'), 'x');
+    const cases: [string[], RegExp][] = [
+      [['run', join(root, 'missing'), '-p', 'hi'], /no such checkpoint folder/],
+      [['run', join(root, 'empty-folder'), '-p', 'hi'], /neither a gemma export .* nor a Hugging Face checkpoint/],
+      [['run', join(root, 'a-file'), '-p', 'hi'], /not a checkpoint folder/],
+      [['run', 'tiny-random', '-p', '   '], /empty prompt/],
+      [['run', 'tiny-random', '-p', 'word '.repeat(40), '-c', '16'], /the prompt is \d+ tokens and the context holds 16/],
+      [['run', 'tiny-random', '-p', 'hi', '-c', '100000'], /exceeds the model's max_position_embeddings 1024/],
+      [['run', 'tiny-random', '-p', 'hi', '--temp', 'hot'], /--temp.*must be a number/],
+      [['run', 'tiny-random', '-p', 'hi', '-n', '0'], /must be positive, or -1/],
+      [['run', 'tiny-random', '--json'], /(--json needs a one-shot prompt|empty prompt)/],
+      [['run', 'tiny-random', '--bogus'], /unknown option '--bogus'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await gemma(args, env);
+      assert.notEqual(r.code, 0, args.join(' '));
+      assert.match(r.stderr, /^gemma: error: [^\n]+\n$/, args.join(' '));
+      assert.match(r.stderr, message, args.join(' '));
+    }
+  });
+});
+
+describe('gemma run, interactive on a terminal', () => {
+  let root: string;
+  let checkpoint: string;
+  before(async () => {
+    root = await tempDir('repl');
+    checkpoint = await slowChatCheckpoint();
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  test('type a message, see an answer stream, Ctrl-C stops it, /stats, /reset, Ctrl-D exits', async () => {
+    const term = new Terminal(`${process.execPath} ${GEMMA_BIN} run ${checkpoint} --seed 1`, { GEMMA_HOME: join(root, 'home') });
+    try {
+      let at = await term.waitFor(/context 4096 tokens.*\n> /s);
+      term.type('Hello there\r');
+      const answerStart = await term.waitFor(/Hello there\s*\n/, at);
+      await term.waitFor(/[\s\S]{20}/, answerStart);
+      term.type('\x03');
+      at = await term.waitFor(/\[interrupted\][\s\S]*> /, answerStart);
+      term.type('/stats\r');
+      at = await term.waitFor(/prompt \d+ tokens \(\d+ run, [\d.]+ t\/s\) \| generated \d+ tokens .* stop: interrupted/, at);
+      term.type('/reset\r');
+      at = await term.waitFor(/\(new conversation\)/, at);
+      term.type('\x04');
+      assert.equal(await term.exited, 0);
+    } finally {
+      term.kill();
+    }
+  });
+
+  test('Ctrl-C twice at the prompt exits', async () => {
+    const term = new Terminal(`${process.execPath} ${GEMMA_BIN} run ${checkpoint}`, { GEMMA_HOME: join(root, 'home') });
+    try {
+      const at = await term.waitFor(/\n> /);
+      term.type('\x03');
+      await term.waitFor(/Ctrl-C again or Ctrl-D to exit/, at);
+      term.type('\x03');
+      assert.equal(await term.exited, 0);
+    } finally {
+      term.kill();
+    }
+  });
+});
