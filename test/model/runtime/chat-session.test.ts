@@ -51,6 +51,19 @@ describe('chat sessions keep the cache across turns', () => {
     assert.deepEqual(second.ids, fresh.ids);
   });
 
+  test('BOS exactly once, in chat and in raw completion', async () => {
+    const { chat, engine, tokenizer } = runtime;
+    const bos = (): number => engine.tokens.filter((id) => id === tokenizer.bosId).length;
+    chat.reset();
+    await chat.chat('Hello', turn);
+    await chat.chat('Again', turn);
+    assert.equal(bos(), 1);
+    assert.equal(engine.tokens[0], tokenizer.bosId);
+    await chat.complete('Once upon a time', turn);
+    assert.equal(bos(), 1);
+    assert.equal(engine.tokens[0], tokenizer.bosId);
+  });
+
   test('--system is folded into the first user turn', async () => {
     const withSystem = await openRuntime(dir, { threads: 1, system: 'Be brief.' });
     const r = await withSystem.chat.chat('Hi', turn);
