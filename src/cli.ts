@@ -2,6 +2,10 @@ import { Command } from 'commander';
 import { quantizeCommand } from './commands/quantize.js';
 import { runCommand } from './commands/run.js';
 import { evalCommand } from './commands/eval.js';
+import { benchCommand } from './commands/bench.js';
+import { pullCommand } from './commands/pull.js';
+import { listCommand } from './commands/list.js';
+import { rmCommand } from './commands/rm.js';
 import { GemmaError } from './util/errors.js';
 import { VERSION } from './util/package-root.js';
 
@@ -16,7 +20,7 @@ export function program(): Command {
     .showSuggestionAfterError(true)
     .configureOutput(output)
     .configureHelp(help);
-  for (const cmd of [quantizeCommand(), runCommand(), evalCommand()]) root.addCommand(cmd.configureOutput(output).configureHelp(help));
+  for (const cmd of [quantizeCommand(), runCommand(), evalCommand(), benchCommand(), pullCommand(), listCommand(), rmCommand()]) root.addCommand(cmd.configureOutput(output).configureHelp(help));
   return root;
 }
 

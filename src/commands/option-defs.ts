@@ -45,6 +45,19 @@ export function optionalNumber(flags: string, description: string, check: (n: nu
   };
 }
 
+/** Comma-separated integers (`-p 128,512`), each checked. */
+export function integerList(flags: string, description: string, fallback: number[], check: (n: number) => string | undefined): OptionDef<number[]> {
+  return {
+    flags, description, default: fallback,
+    parse: (raw) => raw.split(',').map((part) => {
+      const n = /^\s*-?\d+\s*$/.test(part) ? Number(part) : NaN;
+      const problem = Number.isSafeInteger(n) ? check(n) : `'${part}' is not an integer`;
+      if (problem !== undefined) throw new InvalidArgumentError(problem);
+      return n;
+    }),
+  };
+}
+
 export function text(flags: string, description: string): OptionDef<string | undefined> {
   return { flags, description, default: undefined, parse: (raw) => raw };
 }
@@ -57,8 +70,10 @@ export const powerOfTwo = (min: number, max: number) => (n: number): string | un
 
 /** Registers the definitions on a commander command. */
 export function addOptions(cmd: Command, defs: OptionDefs): Command {
-  for (const def of Object.values(defs)) {
+  for (const [key, def] of Object.entries(defs)) {
     const option = new Option(def.flags, def.description);
+    // The typed values are read back by key, so a key must be the name commander stores the value under.
+    if (option.attributeName() !== key) throw new Error(`option key ${key} does not match ${def.flags} (${option.attributeName()})`);
     if (def.choices !== undefined) option.choices(def.choices);
     if (def.parse !== undefined) option.argParser(def.parse);
     if (def.default !== undefined && def.default !== false) option.default(def.default);

@@ -2,23 +2,13 @@ import { Command } from 'commander';
 import { pullSnapshot, type Snapshot } from '../hub/snapshot.js';
 import { hubSettings } from '../hub/settings.js';
 import { GemmaError } from '../util/errors.js';
+import { interruptible } from './interrupt.js';
 import { addOptions, optionValues, type OptionValues } from './option-defs.js';
 import { formatBytes, interactive } from './progress.js';
 import { PULL_OPTIONS } from './pull-options.js';
 import { pullProgress } from './pull-progress.js';
 
 type PullOptions = OptionValues<typeof PULL_OPTIONS>;
-
-/** First Ctrl-C stops the transfer (partial files stay and resume next time); a second one exits at once. */
-function interruptible(): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const onSigint = (): void => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort();
-  };
-  process.on('SIGINT', onSigint);
-  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
-}
 
 function report(repo: string, revision: string, result: Snapshot, seconds: number, json: boolean): void {
   if (json) {
@@ -28,7 +18,7 @@ function report(repo: string, revision: string, result: Snapshot, seconds: numbe
   }
   process.stdout.write(`${result.dir}\n`);
   const what = result.fromCache
-    ? 'from the cache, without asking the Hub'
+    ? 'the cached copy (offline mode, or the Hub could not be reached)'
     : result.downloadedBytes === 0 ? 'already up to date' : `${formatBytes(result.downloadedBytes)} downloaded in ${seconds.toFixed(1)} s`;
   process.stderr.write(`${repo}@${revision} (commit ${result.commit.slice(0, 12)}): ${what}\n`);
 }

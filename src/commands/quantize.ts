@@ -5,6 +5,7 @@ import { variantName, type WeightFormat } from '../quantize/precision.js';
 import { GemmaError } from '../util/errors.js';
 import { exportsDir, gemmaHome } from '../util/paths.js';
 import { resolveCheckpoint } from './model-source.js';
+import { interruptible } from './interrupt.js';
 import { addOptions, optionValues, type OptionValues } from './option-defs.js';
 import { byteBar, formatBytes, interactive } from './progress.js';
 import { QUANTIZE_OPTIONS } from './quantize-options.js';
@@ -16,17 +17,6 @@ function weightFormat(o: QuantizeOptions): WeightFormat {
     throw new GemmaError('int8 weights need --accuracy-level 4 on the CPU: at other levels MatMulNBits falls back to a kernel about 100x slower');
   }
   return { precision: o.precision, blockSize: o.blockSize, asymmetric: o.asymmetric, accuracyLevel: o.accuracyLevel, keepEmbeddings: o.keepEmbeddings };
-}
-
-/** First Ctrl-C stops the conversion cleanly (the temporary folder is removed); a second one exits at once. */
-function interruptible(): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const onSigint = (): void => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort();
-  };
-  process.on('SIGINT', onSigint);
-  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
 }
 
 function summary(result: ExportResult): Record<string, unknown> {

@@ -2,6 +2,7 @@ import { lstat, mkdir, readFile, readlink, rename, rm, stat, symlink, writeFile 
 import { dirname, join, relative } from 'node:path';
 import { describeFsError, GemmaError } from '../util/errors.js';
 import { isCommitHash, repoFolderName } from './repo-id.js';
+import { isInside } from './safe-path.js';
 
 /** One repo's folder in huggingface_hub's cache, shared with Python tools. */
 export interface RepoCache {
@@ -58,6 +59,8 @@ export async function fileSize(path: string): Promise<number | undefined> {
 /** Points `snapshots/<commit>/<file>` at its blob with a relative link, as huggingface_hub does, replacing a stale entry. */
 export async function linkIntoSnapshot(dir: string, file: string, blob: string): Promise<void> {
   const link = join(dir, file);
+  // Names are checked before they get here; this keeps any slip from writing outside the snapshot.
+  if (!isInside(dir, link) || link === dir) throw new GemmaError(`refusing to write ${JSON.stringify(file)} outside ${dir}`);
   const target = relative(dirname(link), blob);
   try {
     const existing = await lstat(link).catch(() => undefined);

@@ -9,6 +9,8 @@ export interface HubSettings {
   /** The shared cache: `models--org--name/{blobs,snapshots,refs}` live here. */
   cacheDir: string;
   offline: boolean;
+  /** HF_TOKEN, which comes after --token and before the token file. */
+  envToken: string | undefined;
   /** File holding the token that `huggingface-cli login` stores. */
   tokenFile: string;
   /** A transfer that receives nothing for this long is dropped and retried. */
@@ -38,7 +40,7 @@ function endpoint(raw: string | undefined): string {
 }
 
 function seconds(raw: string | undefined, name: string, fallback: number): number {
-  if (raw === undefined || raw.trim() === '') return fallback;
+  if (raw === undefined || raw.trim() === '') return fallback * 1000;
   const n = Number(raw);
   if (!Number.isFinite(n) || n <= 0) throw new GemmaError(`${name} must be a positive number of seconds, got ${JSON.stringify(raw)}`);
   return n * 1000;
@@ -48,12 +50,18 @@ export function hfHome(env: NodeJS.ProcessEnv = process.env): string {
   return env.HF_HOME || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'huggingface');
 }
 
+/** HF_HUB_CACHE, else the legacy HUGGINGFACE_HUB_CACHE, else $HF_HOME/hub. */
+export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.HF_HUB_CACHE || env.HUGGINGFACE_HUB_CACHE || join(hfHome(env), 'hub');
+}
+
 export function hubSettings(env: NodeJS.ProcessEnv = process.env): HubSettings {
   const home = hfHome(env);
   return {
     endpoint: endpoint(env.HF_ENDPOINT),
-    cacheDir: env.HF_HUB_CACHE || env.HUGGINGFACE_HUB_CACHE || join(home, 'hub'),
+    cacheDir: hubCacheDir(env),
     offline: isTrue(env.HF_HUB_OFFLINE),
+    envToken: env.HF_TOKEN,
     tokenFile: env.HF_TOKEN_PATH || join(home, 'token'),
     idleTimeoutMs: seconds(env.HF_HUB_DOWNLOAD_TIMEOUT, 'HF_HUB_DOWNLOAD_TIMEOUT', 10),
     retryDelayMs: 500,

@@ -29,9 +29,9 @@ async function readTokenFile(path: string): Promise<string | undefined> {
 }
 
 /** The token to send: `--token` first, then HF_TOKEN, then the file `huggingface-cli login` writes. */
-export async function resolveToken(flag: string | undefined, env: NodeJS.ProcessEnv, tokenFile: string): Promise<HubToken | undefined> {
+export async function resolveToken(flag: string | undefined, envToken: string | undefined, tokenFile: string): Promise<HubToken | undefined> {
   if (flag !== undefined && flag.trim() !== '') return checked(flag.trim(), '--token');
-  const fromEnv = env.HF_TOKEN?.trim();
+  const fromEnv = envToken?.trim();
   if (fromEnv) return checked(fromEnv, 'HF_TOKEN');
   const fromFile = await readTokenFile(tokenFile);
   return fromFile === undefined ? undefined : checked(fromFile, tokenFile);

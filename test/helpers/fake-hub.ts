@@ -184,7 +184,7 @@ export class FakeHub {
     const file = [...this.repos.values()].flatMap((r) => [...r.commits.values()].flat()).find((f) => url.pathname === `/lfs/${f.sha256}`);
     if (file === undefined) return void s.writeHead(404).end();
     const size = file.content.length;
-    const range = this.takeFault(name, ['ignore-range']) ? undefined : /^bytes=(\d+)-(\d*)$/.exec(q.headers.range ?? '');
+    const range = q.headers.range !== undefined && this.takeFault(name, ['ignore-range']) ? undefined : /^bytes=(\d+)-(\d*)$/.exec(q.headers.range ?? '');
     const start = range ? Number(range[1]) : 0;
     const end = range && range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
     if (start >= size) return void s.writeHead(416, { 'content-range': `bytes */${size}` }).end();

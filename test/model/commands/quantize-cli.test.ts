@@ -179,15 +179,15 @@ describe('gemma quantize on bad input: one line, exit 1, no output folder', () =
     });
   }
 
-  test('a checkpoint argument that is missing, a file, or a Hub repo id', async () => {
+  test('a checkpoint argument that is missing, a file, or a Hub repo id not in the cache while offline', async () => {
     await writeFile(join(root, 'plain-file'), 'x');
     const cases: [string, RegExp][] = [
-      [join(root, 'nope'), /no such checkpoint folder/],
+      [join(root, 'nope'), /no such checkpoint folder or Hub repo/],
       [join(root, 'plain-file'), /not a checkpoint folder/],
-      ['google/gemma-2-2b-it', /not available yet/],
+      ['google/gemma-2-2b-it', /offline mode \(HF_HUB_OFFLINE\) and google\/gemma-2-2b-it@main is not complete in the cache/],
     ];
     for (const [arg, message] of cases) {
-      const r = await gemma(['quantize', arg]);
+      const r = await gemma(['quantize', arg], { HF_HUB_OFFLINE: '1', HF_HOME: join(root, 'hf') });
       assert.equal(r.code, 1);
       assert.match(r.stderr, /^gemma: error: [^\n]+\n$/);
       assert.match(r.stderr, message);

@@ -1,0 +1,73 @@
+import { Command } from 'commander';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runBenchTest, testName, timeToFirstToken, type BenchTest } from '../runtime/bench.js';
+import { Engine } from '../runtime/engine.js';
+import { loadModel } from '../runtime/model-session.js';
+import { DEFAULT_PREFILL_CHUNK } from '../runtime/runtime.js';
+import { DATA_FILE, MODEL_FILE } from '../quantize/manifest.js';
+import { variantName } from '../quantize/precision.js';
+import { GemmaError } from '../util/errors.js';
+import { BENCH_OPTIONS } from './bench-options.js';
+import { toCsv, toJson, toMarkdown, type BenchReport } from './bench-report.js';
+import { addOptions, optionValues, type OptionValues } from './option-defs.js';
+import { interactive, spinner } from './progress.js';
+import { resolveModel } from './resolve-model.js';
+
+type BenchOptions = OptionValues<typeof BENCH_OPTIONS>;
+
+/** Every depth × (pp tests, then tg tests), checked against the context before anything runs. */
+export function planTests(o: BenchOptions, ctxSize: number): BenchTest[] {
+  const tests = o.depth.flatMap((depth) => [
+    ...o.nPrompt.map((tokens): BenchTest => ({ kind: 'pp', tokens, depth })),
+    ...o.nGen.map((tokens): BenchTest => ({ kind: 'tg', tokens, depth })),
+  ]);
+  for (const t of tests) {
+    if (t.depth + t.tokens > ctxSize) {
+      throw new GemmaError(`${testName(t)} needs ${t.depth + t.tokens} tokens of context and the context holds ${ctxSize} (--ctx-size)`);
+    }
+  }
+  return tests;
+}
+
+async function bench(model: string, o: BenchOptions): Promise<void> {
+  if (o.json && o.csv) throw new GemmaError('choose one of --json and --csv');
+  const show = !o.json && !o.csv && process.stderr.isTTY === true;
+  const dir = await resolveModel(model, interactive(o.json || o.csv));
+  const started = performance.now();
+  const loaded = await loadModel(dir, { threads: o.threads });
+  const loadMs = performance.now() - started;
+  try {
+    const max = loaded.spec.config.max_position_embeddings;
+    const ctxSize = o.ctxSize ?? max;
+    if (ctxSize > max) throw new GemmaError(`--ctx-size ${ctxSize} exceeds the model's max_position_embeddings ${max}`);
+    const tests = planTests(o, ctxSize);
+    const engine = new Engine(loaded, { ctxSize, prefillChunk: DEFAULT_PREFILL_CHUNK });
+    const results = [];
+    for (const t of tests) {
+      const wait = spinner(show, `${testName(t)} × ${o.repetitions}`);
+      results.push(await runBenchTest(engine, t, o.repetitions).finally(() => wait.stop()));
+    }
+    const ttftPrompt = Math.min(512, ctxSize);
+    const ttftMs = await timeToFirstToken(engine, ttftPrompt);
+    const sizes = await Promise.all([MODEL_FILE, DATA_FILE].map((f) => stat(join(dir, f)).then((s) => s.size)));
+    const w = loaded.manifest.weights;
+    const report: BenchReport = {
+      model, source: loaded.manifest.source.label, variant: variantName(w), precision: w.precision,
+      blockSize: w.precision === 'fp32' ? null : w.blockSize, sizeBytes: sizes[0]! + sizes[1]!, ep: 'cpu',
+      threads: o.threads === 0 ? 'auto' : o.threads, loadMs, ttftPrompt, ttftMs,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024, tests: results,
+    };
+    process.stdout.write(o.json ? `${JSON.stringify(toJson(report))}\n` : o.csv ? toCsv(report) : toMarkdown(report));
+  } finally {
+    await loaded.session.release();
+  }
+}
+
+export function benchCommand(): Command {
+  const cmd = new Command('bench')
+    .description('prompt-processing (ppN) and generation (tgN) throughput, as llama-bench measures it')
+    .argument('<model>', 'an export folder, a Hugging Face checkpoint folder or tiny-random');
+  addOptions(cmd, BENCH_OPTIONS);
+  return cmd.action((model: string, raw: Record<string, unknown>) => bench(model, optionValues(BENCH_OPTIONS, raw)));
+}

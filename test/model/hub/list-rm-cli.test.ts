@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { gemma } from '../../helpers/cli.js';
+import { FakeHub } from '../../helpers/fake-hub.js';
+import { hubHome, REPO, repoFiles, type HubHome } from './fixture.js';
+
+const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
+
+/** A stand-in export folder: `gemma list` only reads the manifest's sizes. */
+async function fakeExport(home: string, folder: string, variant: string, bytes: number): Promise<string> {
+  const dir = join(home, 'models', folder, variant);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'gemma.json'), JSON.stringify({ format: 'gemma-onnx', sizes: { modelBytes: 1000, dataBytes: bytes - 1000 } }));
+  return dir;
+}
+
+describe('gemma list and gemma rm', () => {
+  let hub: FakeHub;
+  let h: HubHome;
+  let commit: string;
+
+  before(async () => {
+    hub = await FakeHub.start();
+    commit = hub.addRepo(REPO, await repoFiles());
+    h = await hubHome('list', hub.url);
+  });
+  after(async () => {
+    await hub.close();
+    await rm(h.root, { recursive: true, force: true });
+  });
+
+  test('an empty cache: a hint on stderr, [] with --json', async () => {
+    const r = await gemma(['list'], h.env);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^no models in .* download one with gemma pull <org\/name>\n$/);
+    assert.equal((await gemma(['list', '--json'], h.env)).stdout, '[]\n');
+  });
+
+  test('repos with their revision, size, partial downloads and exports; exports of local folders too', async () => {
+    assert.equal((await gemma(['pull', REPO], h.env)).code, 0);
+    await fakeExport(h.env.GEMMA_HOME!, 'google--gemma-2-2b-it', 'int4-b32', 1_600_000);
+    await fakeExport(h.env.GEMMA_HOME!, 'google--gemma-2-2b-it', 'fp32', 10_000_000);
+    await fakeExport(h.env.GEMMA_HOME!, 'tiny-random', 'int4-b32', 50_000);
+    await mkdir(join(h.env.GEMMA_HOME!, 'models', 'google--gemma-2-2b-it', '.int8-b32.tmp-1'), { recursive: true });
+    await writeFile(join(h.cacheDir, 'models--google--gemma-2-2b-it', 'blobs', `${'a'.repeat(64)}.incomplete`), Buffer.alloc(2000));
+    const r = await gemma(['list'], h.env);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.match(lines[0]!, /^MODEL\s+REVISION\s+SIZE\s+EXPORTS$/);
+    assert.match(lines[1]!, new RegExp(`^google/gemma-2-2b-it\\s+main ${commit.slice(0, 12)}\\s+6\\.0 MB \\(\\+2\\.0 KB partial\\)\\s+fp32 \\(10\\.0 MB\\), int4-b32 \\(1\\.6 MB\\)$`));
+    assert.match(lines[2]!, /^tiny-random\s+-\s+-\s+int4-b32 \(50\.0 KB\)$/);
+    assert.equal(lines.length, 3);
+    const json = JSON.parse((await gemma(['list', '--json'], h.env)).stdout) as { name: string; cache: { refs: Record<string, string> } | null; exports: { variant: string }[] }[];
+    assert.deepEqual(json.map((m) => [m.name, m.cache?.refs ?? null, m.exports.map((e) => e.variant)]), [
+      [REPO, { main: commit }, ['fp32', 'int4-b32']],
+      ['tiny-random', null, ['int4-b32']],
+    ]);
+  });
+
+  test('rm removes the repo from the cache and its exports, and nothing else', async () => {
+    const r = await gemma(['rm', REPO], h.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trimEnd().split('\n'), [join(h.cacheDir, 'models--google--gemma-2-2b-it'), join(h.env.GEMMA_HOME!, 'models', 'google--gemma-2-2b-it')]);
+    assert.match(r.stderr, /^removed google\/gemma-2-2b-it: 17\.6 MB freed\n$/);
+    assert.ok(!(await exists(join(h.cacheDir, 'models--google--gemma-2-2b-it'))));
+    assert.deepEqual(await readdir(join(h.cacheDir, '.locks')), []);
+    assert.deepEqual(await readdir(join(h.env.GEMMA_HOME!, 'models')), ['tiny-random']);
+    const json = await gemma(['rm', 'tiny-random', '--json'], h.env);
+    assert.deepEqual(JSON.parse(json.stdout), { name: 'tiny-random', paths: [join(h.env.GEMMA_HOME!, 'models', 'tiny-random')], bytes: 50_000 });
+  });
+
+  test('rm of something absent, or of a name that is not a model, is one line and exit 1', async () => {
+    const cases: [string, RegExp][] = [
+      [REPO, /google\/gemma-2-2b-it is neither in .* nor in /],
+      ['../etc', /not a model name: "..\/etc"/],
+      ['.', /not a model name/],
+    ];
+    for (const [arg, message] of cases) {
+      const r = await gemma(['rm', arg], h.env);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^gemma: error: [^\n]+\n$/);
+      assert.match(r.stderr, message);
+    }
+    assert.ok(await exists(h.root));
+  });
+
+  test('rm refuses while a pull of the repo is running', async () => {
+    assert.equal((await gemma(['pull', REPO], h.env)).code, 0);
+    const locks = join(h.cacheDir, '.locks', 'models--google--gemma-2-2b-it');
+    await mkdir(locks, { recursive: true });
+    await writeFile(join(locks, 'gemma-pull.lock'), String(process.pid));
+    const r = await gemma(['rm', REPO], h.env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`being downloaded by another gemma process \\(pid ${process.pid}\\)`));
+    assert.ok(await exists(join(h.cacheDir, 'models--google--gemma-2-2b-it', 'snapshots', commit)));
+  });
+});
