@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runBenchTest, testName, timeToFirstToken, type BenchTest } from '../runtime/bench.js';
@@ -10,7 +10,7 @@ import { variantName } from '../quantize/precision.js';
 import { GemmaError } from '../util/errors.js';
 import { BENCH_OPTIONS } from './bench-options.js';
 import { toCsv, toJson, toMarkdown, type BenchReport } from './bench-report.js';
-import { addOptions, optionValues, type OptionValues } from './option-defs.js';
+import { commandWithArgument, type OptionValues } from './option-defs.js';
 import { interactive, spinner } from './progress.js';
 import { resolveModel } from './resolve-model.js';
 
@@ -65,9 +65,5 @@ async function bench(model: string, o: BenchOptions): Promise<void> {
 }
 
 export function benchCommand(): Command {
-  const cmd = new Command('bench')
-    .description('prompt-processing (ppN) and generation (tgN) throughput, as llama-bench measures it')
-    .argument('<model>', 'an export folder, a Hugging Face checkpoint folder or tiny-random');
-  addOptions(cmd, BENCH_OPTIONS);
-  return cmd.action((model: string, raw: Record<string, unknown>) => bench(model, optionValues(BENCH_OPTIONS, raw)));
+  return commandWithArgument('bench', 'prompt-processing (ppN) and generation (tgN) throughput, as llama-bench measures it', ['<model>', 'an export folder, a Hugging Face checkpoint folder or tiny-random'], BENCH_OPTIONS, bench);
 }

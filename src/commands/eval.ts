@@ -1,9 +1,9 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { perplexity } from '../runtime/perplexity.js';
 import { openRuntime } from '../runtime/runtime.js';
 import { GemmaError } from '../util/errors.js';
-import { addOptions, flag, optionValues, text, type OptionValues } from './option-defs.js';
+import { commandWithArgument, flag, text, type OptionValues } from './option-defs.js';
 import { byteBar, interactive, spinner } from './progress.js';
 import { resolveModel } from './resolve-model.js';
 import { MODEL_OPTIONS } from './run-options.js';
@@ -40,9 +40,5 @@ async function evaluate(model: string, o: EvalOptions): Promise<void> {
 }
 
 export function evalCommand(): Command {
-  const cmd = new Command('eval')
-    .description('perplexity of a model on a text file, as llama-perplexity computes it (compare precisions on the same text)')
-    .argument('<model>', 'an export folder, a Hugging Face checkpoint folder or tiny-random');
-  addOptions(cmd, EVAL_OPTIONS);
-  return cmd.action((model: string, raw: Record<string, unknown>) => evaluate(model, optionValues(EVAL_OPTIONS, raw)));
+  return commandWithArgument('eval', 'perplexity of a model on a text file, as llama-perplexity computes it (compare precisions on the same text)', ['<model>', 'an export folder, a Hugging Face checkpoint folder or tiny-random'], EVAL_OPTIONS, evaluate);
 }

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 
 /** One CLI option, defined once: commander registration, parsing, defaults, help and docs all come from it. */
 export interface OptionDef<T> {
@@ -87,4 +87,12 @@ export function optionValues<D extends OptionDefs>(defs: D, raw: Record<string, 
   const values: Record<string, unknown> = {};
   for (const key of Object.keys(defs)) values[key] = raw[key] ?? defs[key]!.default;
   return values as OptionValues<D>;
+}
+
+/** A subcommand taking one positional argument, whose options reach `action` as one typed object. */
+export function commandWithArgument<D extends OptionDefs>(
+  name: string, description: string, argument: [string, string], defs: D, action: (arg: string, options: OptionValues<D>) => Promise<void>,
+): Command {
+  const cmd = addOptions(new Command(name).description(description).argument(...argument), defs);
+  return cmd.action((arg: string, raw: Record<string, unknown>) => action(arg, optionValues(defs, raw)));
 }

@@ -1,9 +1,9 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { pullSnapshot, type Snapshot } from '../hub/snapshot.js';
 import { hubSettings } from '../hub/settings.js';
 import { GemmaError } from '../util/errors.js';
 import { interruptible } from './interrupt.js';
-import { addOptions, optionValues, type OptionValues } from './option-defs.js';
+import { commandWithArgument, type OptionValues } from './option-defs.js';
 import { formatBytes, interactive } from './progress.js';
 import { PULL_OPTIONS } from './pull-options.js';
 import { pullProgress } from './pull-progress.js';
@@ -42,9 +42,5 @@ async function pull(repo: string, o: PullOptions): Promise<void> {
 }
 
 export function pullCommand(): Command {
-  const cmd = new Command('pull')
-    .description('download a Gemma 2 model from the Hugging Face Hub into the shared Hugging Face cache (resumable, sha256-verified)')
-    .argument('<repo>', 'Hub model id, e.g. google/gemma-2-2b-it');
-  addOptions(cmd, PULL_OPTIONS);
-  return cmd.action((repo: string, raw: Record<string, unknown>) => pull(repo, optionValues(PULL_OPTIONS, raw)));
+  return commandWithArgument('pull', 'download a Gemma 2 model from the Hugging Face Hub into the shared Hugging Face cache (resumable, sha256-verified)', ['<repo>', 'Hub model id, e.g. google/gemma-2-2b-it'], PULL_OPTIONS, pull);
 }

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { join } from 'node:path';
 import { exportModel, type ExportResult } from '../quantize/export.js';
 import { variantName, type WeightFormat } from '../quantize/precision.js';
@@ -6,7 +6,7 @@ import { GemmaError } from '../util/errors.js';
 import { exportsDir, gemmaHome } from '../util/paths.js';
 import { resolveCheckpoint } from './model-source.js';
 import { interruptible } from './interrupt.js';
-import { addOptions, optionValues, type OptionValues } from './option-defs.js';
+import { commandWithArgument, type OptionValues } from './option-defs.js';
 import { byteBar, formatBytes, interactive } from './progress.js';
 import { QUANTIZE_OPTIONS } from './quantize-options.js';
 
@@ -55,9 +55,5 @@ async function quantize(model: string, o: QuantizeOptions): Promise<void> {
 }
 
 export function quantizeCommand(): Command {
-  const cmd = new Command('quantize')
-    .description('convert a Gemma 2 checkpoint folder (or the built-in tiny-random) into an ONNX model with int4, int8 or fp32 weights')
-    .argument('<checkpoint>', 'Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer files) or tiny-random');
-  addOptions(cmd, QUANTIZE_OPTIONS);
-  return cmd.action((model: string, raw: Record<string, unknown>) => quantize(model, optionValues(QUANTIZE_OPTIONS, raw)));
+  return commandWithArgument('quantize', 'convert a Gemma 2 checkpoint folder (or the built-in tiny-random) into an ONNX model with int4, int8 or fp32 weights', ['<checkpoint>', 'Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer files) or tiny-random'], QUANTIZE_OPTIONS, quantize);
 }

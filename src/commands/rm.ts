@@ -1,8 +1,8 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { removeModel } from '../hub/remove-model.js';
 import { hubCacheDir } from '../hub/settings.js';
 import { gemmaHome } from '../util/paths.js';
-import { addOptions, optionValues, type OptionValues } from './option-defs.js';
+import { commandWithArgument, type OptionValues } from './option-defs.js';
 import { formatBytes } from './progress.js';
 import { RM_OPTIONS } from './rm-options.js';
 
@@ -19,9 +19,5 @@ async function remove(model: string, o: RmOptions): Promise<void> {
 }
 
 export function rmCommand(): Command {
-  const cmd = new Command('rm')
-    .description('delete a model from the Hugging Face cache together with its ONNX exports')
-    .argument('<model>', 'Hub model id (org/name) or an export name shown by gemma list');
-  addOptions(cmd, RM_OPTIONS);
-  return cmd.action((model: string, raw: Record<string, unknown>) => remove(model, optionValues(RM_OPTIONS, raw)));
+  return commandWithArgument('rm', 'delete a model from the Hugging Face cache together with its ONNX exports', ['<model>', 'Hub model id (org/name) or an export name shown by gemma list'], RM_OPTIONS, remove);
 }

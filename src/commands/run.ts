@@ -1,9 +1,9 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { text as readAll } from 'node:stream/consumers';
 import { RemoteRuntime } from '../runtime/worker/remote-runtime.js';
 import type { RuntimeInfo } from '../runtime/worker/protocol.js';
 import { GemmaError } from '../util/errors.js';
-import { addOptions, optionValues, type OptionValues } from './option-defs.js';
+import { commandWithArgument, type OptionValues } from './option-defs.js';
 import { interactive, spinner } from './progress.js';
 import { repl } from './repl.js';
 import { resolveModel } from './resolve-model.js';
@@ -68,9 +68,5 @@ async function run(model: string, o: RunOptions): Promise<void> {
 }
 
 export function runCommand(): Command {
-  const cmd = new Command('run')
-    .description('chat with a model, or answer one prompt (-p, or text on stdin) for scripts')
-    .argument('<model>', 'an export folder (gemma quantize), a Hugging Face checkpoint folder (converted to int4 on first use) or tiny-random');
-  addOptions(cmd, RUN_OPTIONS);
-  return cmd.action((model: string, raw: Record<string, unknown>) => run(model, optionValues(RUN_OPTIONS, raw)));
+  return commandWithArgument('run', 'chat with a model, or answer one prompt (-p, or text on stdin) for scripts', ['<model>', 'an export folder (gemma quantize), a Hugging Face checkpoint folder (converted to int4 on first use) or tiny-random'], RUN_OPTIONS, run);
 }

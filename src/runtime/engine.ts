@@ -76,6 +76,18 @@ export class Engine {
     return out[LOGITS]!.data as Float32Array;
   }
 
+  /** One token at a time is decoding; anything longer is prompt processing. */
+  private count(tokens: number, ms: number): void {
+    const c = this.counters;
+    if (tokens === 1) {
+      c.decodeTokens += 1;
+      c.decodeMs += ms;
+    } else {
+      c.prefillTokens += tokens;
+      c.prefillMs += ms;
+    }
+  }
+
   /**
    * Feeds tokens (a prompt in chunks, or one decoded token) and returns the logits of the
    * last one, or of every one with `allPositions` (for perplexity).
@@ -95,10 +107,7 @@ export class Engine {
         for (let p = 0; p < logits.length / vocab; p++) out.push(logits.subarray(p * vocab, (p + 1) * vocab));
       }
     }
-    const ms = performance.now() - started;
-    const c = this.counters;
-    if (ids.length === 1) (c.decodeTokens += 1), (c.decodeMs += ms);
-    else (c.prefillTokens += ids.length), (c.prefillMs += ms);
+    this.count(ids.length, performance.now() - started);
     return out;
   }
 }

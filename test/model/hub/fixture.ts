@@ -1,6 +1,7 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hubSettings, type HubSettings } from '../../../src/hub/settings.js';
+import { FakeHub } from '../../helpers/fake-hub.js';
 import { bindingCheckpoint, tempDir } from '../../helpers/models.js';
 
 export const REPO = 'google/gemma-2-2b-it';
@@ -55,4 +56,15 @@ export async function allFileContents(dir: string): Promise<{ path: string; text
     if ((await lstat(path)).isFile()) out.push({ path, text: (await readFile(path)).toString('latin1') });
   }
   return out;
+}
+
+/** A fake Hub serving the test checkpoint as REPO, and again as the gated `google/gated` that only TOKEN may download. */
+export async function hubWithGatedRepo(): Promise<{ hub: FakeHub; files: Record<string, Buffer>; commit: string }> {
+  const hub = await FakeHub.start();
+  const files = await repoFiles();
+  const commit = hub.addRepo(REPO, files);
+  hub.addRepo('google/gated', files, { gated: true });
+  hub.grant('google/gated', TOKEN);
+  hub.tokens.add('hf_otherACCOUNT');
+  return { hub, files, commit };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { finished, gemma, startGemma, type CliResult } from '../../helpers/cli.js';
 import { FakeHub, hubFile } from '../../helpers/fake-hub.js';
-import { allFileContents, hubHome, REPO, repoFiles, SHARD, TOKEN, WANTED, type HubHome } from './fixture.js';
+import { allFileContents, hubHome, REPO, SHARD, TOKEN, WANTED, type HubHome, hubWithGatedRepo } from './fixture.js';
 
 const ONE_LINE_ERROR = /^gemma: error: [^\n]+\n$/;
 
@@ -30,12 +30,7 @@ describe('gemma pull (CLI against the fake Hub)', () => {
   const blobs = (h: HubHome): string => join(h.cacheDir, 'models--google--gemma-2-2b-it', 'blobs');
 
   before(async () => {
-    hub = await FakeHub.start();
-    files = await repoFiles();
-    commit = hub.addRepo(REPO, files);
-    hub.addRepo('google/gated', files, { gated: true });
-    hub.grant('google/gated', TOKEN);
-    hub.tokens.add('hf_otherACCOUNT');
+    ({ hub, files, commit } = await hubWithGatedRepo());
   });
   after(async () => {
     await hub.close();

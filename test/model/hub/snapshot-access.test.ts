@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pullSnapshot } from '../../../src/hub/snapshot.js';
 import { FakeHub, hubFile } from '../../helpers/fake-hub.js';
-import { allPaths, hubHome, REPO, repoFiles, TOKEN, WANTED, type HubHome } from './fixture.js';
+import { allPaths, hubHome, REPO, TOKEN, WANTED, type HubHome, hubWithGatedRepo } from './fixture.js';
 
 /** A port nothing listens on: bound once, then released. */
 async function closedPort(): Promise<number> {
@@ -28,12 +28,7 @@ describe('pullSnapshot: access, offline use, untrusted names, other tools\' cach
   };
 
   before(async () => {
-    hub = await FakeHub.start();
-    files = await repoFiles();
-    commit = hub.addRepo(REPO, files);
-    hub.addRepo('google/gated', files, { gated: true });
-    hub.grant('google/gated', TOKEN);
-    hub.tokens.add('hf_otherACCOUNT');
+    ({ hub, files, commit } = await hubWithGatedRepo());
   });
   after(async () => {
     await hub.close();

@@ -1,0 +1,79 @@
+/**
+ * Throughput on a Gemma 2 2B-shaped random checkpoint (generated, never committed):
+ * converts it to each precision, runs `gemma bench` (pp512, tg128 at depth 0 and 4096)
+ * and times `gemma run <export> -p hi` to the first streamed byte, warm page cache.
+ *
+ *   node dist/bench/throughput.js [--shape 2b] [--precision int4,int8] [-r 3] [--depth 0,4096] [--threads 0] [--dir bench/out] [--keep]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PACKAGE_ROOT } from '../src/util/package-root.js';
+import { ensureCheckpoint, prepareTokenizer, SHAPES, type Shape } from './shaped-checkpoint.js';
+
+const GEMMA = join(PACKAGE_ROOT, 'bin', 'gemma');
+
+interface Options {
+  shape: Shape;
+  precisions: string[];
+  repetitions: string;
+  depths: string;
+  threads: string;
+  dir: string;
+  keep: boolean;
+}
+
+function options(): Options {
+  const { values } = parseArgs({
+    options: {
+      shape: { type: 'string', default: '2b' },
+      precision: { type: 'string', default: 'int4,int8' },
+      r: { type: 'string', default: '3' },
+      depth: { type: 'string', default: '0,4096' },
+      threads: { type: 'string', default: '0' },
+      dir: { type: 'string', default: join(PACKAGE_ROOT, 'bench', 'out') },
+      keep: { type: 'boolean', default: false },
+    },
+  });
+  if (!(values.shape in SHAPES)) throw new Error(`unknown shape ${values.shape}`);
+  return { shape: values.shape as Shape, precisions: values.precision.split(','), repetitions: values.r, depths: values.depth, threads: values.threads, dir: resolve(values.dir), keep: values.keep };
+}
+
+function gemma(args: string[]): string {
+  const r = spawnSync(process.execPath, [GEMMA, ...args], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`gemma ${args.join(' ')} exited ${r.status}`);
+  return r.stdout;
+}
+
+/** Seconds from starting `gemma run` to the first byte of the answer on stdout. */
+function timeToFirstByte(exportDir: string, threads: string): Promise<number> {
+  return new Promise((ok, fail) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [GEMMA, 'run', exportDir, '-p', 'hi', '-n', '1', '--threads', threads], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.stdout.once('data', () => ok((performance.now() - started) / 1000));
+    child.on('close', (code) => (code === 0 ? undefined : fail(new Error(`gemma run exited ${code}`))));
+  });
+}
+
+async function measure(ckpt: string, precision: string, o: Options): Promise<void> {
+  const out = join(o.dir, `gemma-2-${o.shape}-${precision}`);
+  if (!existsSync(join(out, 'gemma.json'))) gemma(['quantize', ckpt, '--out', out, '--precision', precision, '--json']);
+  const bench = gemma(['bench', out, '-p', '512', '-n', '128', '-r', o.repetitions, '-d', o.depths, '--threads', o.threads]);
+  await timeToFirstByte(out, o.threads);
+  const ttfb = [await timeToFirstByte(out, o.threads), await timeToFirstByte(out, o.threads), await timeToFirstByte(out, o.threads)].sort((a, b) => a - b)[1]!;
+  process.stdout.write(`\n### ${o.shape} ${precision}\n\n${bench}\n\`gemma run <export> -p hi\` to the first streamed byte (warm page cache, median of 3): ${ttfb.toFixed(2)} s\n`);
+  if (!o.keep) await rm(out, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  const o = options();
+  await mkdir(o.dir, { recursive: true });
+  const tokenizerDir = await prepareTokenizer(o.dir);
+  const ckpt = await ensureCheckpoint(o.shape, o.dir, tokenizerDir);
+  for (const precision of o.precisions) await measure(ckpt, precision, o);
+  if (!o.keep) await rm(ckpt, { recursive: true, force: true });
+}
+
+await main();
