@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import ora, { type Ora } from 'ora';
+import ora from 'ora';
 
 /** Progress is drawn only for a person: stderr is a terminal and no machine-readable output was asked for. */
 export const interactive = (json: boolean): boolean => !json && process.stderr.isTTY === true;
@@ -44,8 +44,13 @@ export function byteBar(enabled: boolean, title: string, total: number): ByteBar
   };
 }
 
+export interface Spinner {
+  stop(): void;
+}
+
 /** An ora spinner on stderr for waits of unknown length, or a no-op. */
-export function spinner(enabled: boolean, text: string): Pick<Ora, 'succeed' | 'fail' | 'stop'> {
-  if (!enabled) return { succeed: () => undefined, fail: () => undefined, stop: () => undefined } as unknown as Ora;
-  return ora({ text, stream: process.stderr }).start();
+export function spinner(enabled: boolean, text: string): Spinner {
+  if (!enabled) return { stop: () => undefined };
+  const running = ora({ text, stream: process.stderr }).start();
+  return { stop: () => void running.stop() };
 }
