@@ -1,5 +1,5 @@
 import { attnWeight } from '../checkpoint/tensor-names.js';
-import { int, ints } from './proto.js';
+import { int } from './proto.js';
 import { linear, linearWeights, softcap, type BuildContext } from './blocks.js';
 import { newKey, newValue, pastKey, pastValue, POSITION_IDS } from './io-names.js';
 
@@ -8,16 +8,6 @@ export interface RotaryCaches {
   sin: string;
 }
 
-/** Boolean [S, T] visibility of the layer's keys from each new query: one for sliding layers, one for global ones. */
-export interface Masks {
-  sliding?: string;
-  global?: string;
-}
-
-/**
- * cos/sin(pos · inv_freq) as [max_position_embeddings, head_dim / 2], computed in fp32
- * step by step as Hugging Face's Gemma2RotaryEmbedding does, so angles round the same way.
- */
 export function rotaryTables(headDim: number, theta: number, maxPositions: number): { cos: Float32Array; sin: Float32Array } {
   const half = headDim / 2;
   const invFreq = Array.from({ length: half }, (_, j) => Math.fround(1 / Math.fround(theta ** Math.fround((2 * j) / headDim))));
@@ -40,75 +30,70 @@ export async function rotaryCaches(ctx: BuildContext): Promise<RotaryCaches> {
   return { cos: await ctx.weights.table('rope.cos_cache', dims, t.cos), sin: await ctx.weights.table('rope.sin_cache', dims, t.sin) };
 }
 
-/**
- * Key j is visible from query position p iff j ≤ p and, on sliding layers,
- * p − j < sliding_window. The layer's keys are its past rows (the P positions just
- * before position_ids[0]) followed by the new tokens, so their positions follow from
- * the past's length alone.
- */
-function mask(ctx: BuildContext, kind: 'sliding' | 'global', past: string): string {
-  const { g } = ctx;
-  const p = `mask.${kind}`;
-  const queryPos = g.op('Reshape', `${p}.query_pos`, [POSITION_IDS, g.constant(`${p}.flat`, 'int64', [1], [-1])]);
-  const first = g.op('Slice', `${p}.first_pos`, [queryPos, g.constant(`${p}.zero`, 'int64', [1], [0]), g.constant(`${p}.one`, 'int64', [1], [1])]);
-  const pastLen = g.op('Shape', `${p}.past_len`, [past], { attrs: { start: int(1), end: int(2) } });
-  const newLen = g.op('Shape', `${p}.new_len`, [queryPos]);
-  const start = g.op('Sub', `${p}.key_start`, [first, pastLen]);
-  const end = g.op('Add', `${p}.key_end`, [first, newLen]);
-  const scalar = (x: string, n: string): string => g.op('Squeeze', `${p}.${n}`, [x]);
-  const step = g.constant(`${p}.step`, 'int64', [], [1]);
-  const keyPos = g.op('Range', `${p}.key_pos`, [scalar(start, 'start_scalar'), scalar(end, 'end_scalar'), step]);
-  const rows = g.op('Unsqueeze', `${p}.query_col`, [queryPos, g.constant(`${p}.axis1`, 'int64', [1], [1])]);
-  const causal = g.op('LessOrEqual', `${p}.causal`, [keyPos, rows]);
-  if (kind === 'global') return causal;
-  const distance = g.op('Sub', `${p}.distance`, [rows, keyPos]);
-  const window = g.constant(`${p}.window`, 'int64', [], [ctx.spec.config.sliding_window]);
-  const inWindow = g.op('Less', `${p}.in_window`, [distance, window]);
-  return g.op('And', `${p}.visible`, [causal, inWindow]);
-}
-
-/** Masks for the layer kinds present, each derived from the first layer of that kind. */
-export function masks(ctx: BuildContext): Masks {
-  const firstSliding = ctx.spec.isSliding.indexOf(true);
-  const firstGlobal = ctx.spec.isSliding.indexOf(false);
-  return {
-    ...(firstSliding >= 0 ? { sliding: mask(ctx, 'sliding', pastKey(firstSliding)) } : {}),
-    ...(firstGlobal >= 0 ? { global: mask(ctx, 'global', pastKey(firstGlobal)) } : {}),
-  };
-}
-
-function rope(ctx: BuildContext, name: string, x: string, heads: number, caches: RotaryCaches): string {
+/** Half-split RoPE over x [S, heads · head_dim], from position_ids; the output is [1, S, heads · head_dim]. */
+function rope(ctx: BuildContext, name: string, x: string, heads: number, caches: RotaryCaches, output = name): string {
   const batched = ctx.g.op('Unsqueeze', `${name}.batched`, [x, ctx.g.constant(`${name}.axis0`, 'int64', [1], [0])]);
-  return ctx.g.op('RotaryEmbedding', name, [batched, POSITION_IDS, caches.cos, caches.sin], {
+  return ctx.g.node('RotaryEmbedding', name, [batched, POSITION_IDS, caches.cos, caches.sin], {
     domain: 'com.microsoft',
     attrs: { interleaved: int(0), num_heads: int(heads) },
-  });
+    outputs: [output],
+  })[0]!;
 }
 
-/** [1, T, kvh·hd] → [kvh, 1, hd, T] (keys) or [kvh, 1, T, hd] (values), broadcasting over the query heads of a group. */
-function perKvHead(ctx: BuildContext, name: string, x: string, perm: number[]): string {
-  const { num_key_value_heads: kvh, head_dim: hd } = ctx.spec.config;
-  const split = ctx.g.op('Reshape', `${name}.heads`, [x, ctx.g.constant(`${name}.shape`, 'int64', [4], [-1, kvh, 1, hd])]);
-  return ctx.g.op('Transpose', name, [split], { attrs: { perm: ints(perm) } });
+/** [S, n · width] → n tensors [S, width]. */
+function splitColumns(ctx: BuildContext, name: string, x: string, n: number): string[] {
+  const outputs = Array.from({ length: n }, (_, h) => `${name}.${h}`);
+  return ctx.g.node('Split', name, [x], { attrs: { axis: int(1), num_outputs: int(n) }, outputs });
 }
 
-/** softmax(softcap(q·kᵀ · scale) masked) · v over the past and new keys of one layer. */
-function scaledDotProduct(ctx: BuildContext, p: string, q: string, keys: string, values: string, visible: string): string {
+/** Splits along axis 0 into one tensor per KV head. */
+function splitHeads(ctx: BuildContext, name: string, x: string, n: number): string[] {
+  const outputs = Array.from({ length: n }, (_, h) => `${name}.${h}`);
+  return ctx.g.node('Split', name, [x], { attrs: { axis: int(0), num_outputs: int(n) }, outputs });
+}
+
+/**
+ * Scores of one KV head's query group against its cached keys and the new keys,
+ * [1, S · group, T]. The cached keys are a contiguous [P, head_dim] view fed by the
+ * runtime, read by Gemm with transB: no copy of the cache is made.
+ */
+function headScores(ctx: BuildContext, p: string, q: string, pastKeys: string, newKeys: string): string {
+  const { g } = ctx;
+  const past = g.op('Gemm', `${p}.past`, [q, pastKeys], { attrs: { transB: int(1) } });
+  const current = g.op('Gemm', `${p}.new`, [q, newKeys], { attrs: { transB: int(1) } });
+  const both = g.op('Concat', `${p}.all`, [past, current], { attrs: { axis: int(1) } });
+  return g.op('Unsqueeze', `${p}.stacked`, [both, g.constant(`${p}.axis0`, 'int64', [1], [0])]);
+}
+
+/** softmax(softcap(scores · scale) masked), over every KV head at once: [kvh, S · group, T]. */
+function probabilities(ctx: BuildContext, p: string, heads: string[], visible: string): string {
   const { g, spec } = ctx;
-  const { num_attention_heads: nh, num_key_value_heads: kvh, head_dim: hd, attn_logit_softcapping: cap } = spec.config;
-  const qHeads = g.op('Reshape', `${p}.q_heads`, [q, g.constant(`${p}.q_shape`, 'int64', [4], [-1, kvh, nh / kvh, hd])]);
-  const qGrouped = g.op('Transpose', `${p}.q_grouped`, [qHeads], { attrs: { perm: ints([1, 2, 0, 3]) } });
-  const kT = perKvHead(ctx, `${p}.k_t`, keys, [1, 2, 3, 0]);
-  const v = perKvHead(ctx, `${p}.v_heads`, values, [1, 2, 0, 3]);
-  const dot = g.op('MatMul', `${p}.qk`, [qGrouped, kT]);
-  let scores = g.op('Mul', `${p}.scaled`, [dot, g.constant(`${p}.scale`, 'float32', [], [spec.attnScale])]);
+  const cap = spec.config.attn_logit_softcapping;
+  const stacked = heads.length === 1 ? heads[0]! : g.op('Concat', `${p}.scores`, heads, { attrs: { axis: int(0) } });
+  let scores = g.op('Mul', `${p}.scaled`, [stacked, g.constant(`${p}.scale`, 'float32', [], [spec.attnScale])]);
   if (cap !== null) scores = softcap(ctx, `${p}.softcap`, scores, cap);
-  const minusInf = g.constant(`${p}.masked_value`, 'float32', [], [-Infinity]);
-  const masked = g.op('Where', `${p}.masked`, [visible, scores, minusInf]);
-  const probs = g.op('Softmax', `${p}.probs`, [masked], { attrs: { axis: int(-1) } });
-  const context = g.op('MatMul', `${p}.context`, [probs, v]);
-  const bySeq = g.op('Transpose', `${p}.context_seq`, [context], { attrs: { perm: ints([2, 0, 1, 3]) } });
-  return g.op('Reshape', `${p}.context_flat`, [bySeq, g.constant(`${p}.out_shape`, 'int64', [2], [-1, spec.qDim])]);
+  const masked = g.op('Where', `${p}.masked`, [visible, scores, g.constant(`${p}.masked_value`, 'float32', [], [-Infinity])]);
+  return g.op('Softmax', `${p}.probs`, [masked], { attrs: { axis: int(-1) } });
+}
+
+/** probs · V, with the cached values read in place and the new ones added: [S, q_heads · head_dim]. */
+function weightedValues(ctx: BuildContext, p: string, layer: number, probs: string, newValues: string[]): string {
+  const { g, spec } = ctx;
+  const { num_key_value_heads: kvh, num_attention_heads: nh, head_dim: hd } = spec.config;
+  const pastLen = g.op('Shape', `${p}.past_len`, [pastValue(layer, 0)], { attrs: { start: int(0), end: int(1) } });
+  const axis = g.constant(`${p}.key_axis`, 'int64', [1], [2]);
+  const onPast = g.op('Slice', `${p}.probs_past`, [probs, g.constant(`${p}.zero`, 'int64', [1], [0]), pastLen, axis]);
+  const onNew = g.op('Slice', `${p}.probs_new`, [probs, pastLen, g.constant(`${p}.end`, 'int64', [1], [Number.MAX_SAFE_INTEGER]), axis]);
+  const pastHeads = splitHeads(ctx, `${p}.probs_past_heads`, onPast, kvh);
+  const newHeads = splitHeads(ctx, `${p}.probs_new_heads`, onNew, kvh);
+  const rowsShape = g.constant(`${p}.group_shape`, 'int64', [2], [-1, (nh / kvh) * hd]);
+  const outputs = newValues.map((v, h) => {
+    const q = `${p}.h${h}`;
+    const fromPast = g.op('MatMul', `${q}.past_values`, [pastHeads[h]!, pastValue(layer, h)]);
+    const fromNew = g.op('MatMul', `${q}.new_values`, [newHeads[h]!, v]);
+    return g.op('Reshape', `${q}.context`, [g.op('Add', `${q}.values`, [fromPast, fromNew]), rowsShape]);
+  });
+  return outputs.length === 1 ? outputs[0]! : g.op('Concat', `${p}.context`, outputs, { attrs: { axis: int(1) } });
 }
 
 /**
@@ -118,19 +103,23 @@ function scaledDotProduct(ctx: BuildContext, p: string, q: string, keys: string,
 export async function attention(ctx: BuildContext, layer: number, x: string, visible: string, caches: RotaryCaches): Promise<string> {
   const { g, spec } = ctx;
   const p = `layers.${layer}.attn`;
-  const { num_attention_heads: nh, num_key_value_heads: kvh } = spec.config;
+  const { num_attention_heads: nh, num_key_value_heads: kvh, head_dim: hd } = spec.config;
   const qkvWeights = await linearWeights(ctx, `${p}.qkv`, [attnWeight(layer, 'q_proj'), attnWeight(layer, 'k_proj'), attnWeight(layer, 'v_proj')]);
   const qkv = linear(ctx, `${p}.qkv`, x, qkvWeights);
   const sizes = g.constant(`${p}.split_sizes`, 'int64', [3], [spec.qDim, spec.kvDim, spec.kvDim]);
   const [q, k, v] = g.node('Split', `${p}.split`, [qkv, sizes], { attrs: { axis: int(1) }, outputs: [`${p}.q`, `${p}.k`, `${p}.v`] });
-  const qRot = rope(ctx, `${p}.q_rope`, q!, nh, caches);
-  const kRot = rope(ctx, `${p}.k_rope`, k!, kvh, caches);
   const batch = g.constant(`${p}.axis0`, 'int64', [1], [0]);
-  g.node('Identity', `${p}.new_key`, [kRot], { outputs: [newKey(layer)] });
+  const qRot = g.op('Squeeze', `${p}.q_rotated`, [rope(ctx, `${p}.q_rope`, q!, nh, caches), batch]);
+  rope(ctx, `${p}.k_rope`, k!, kvh, caches, newKey(layer));
   g.node('Unsqueeze', `${p}.new_value`, [v!, batch], { outputs: [newValue(layer)] });
-  const keys = g.op('Concat', `${p}.keys`, [pastKey(layer), newKey(layer)], { attrs: { axis: int(1) } });
-  const values = g.op('Concat', `${p}.values`, [pastValue(layer), newValue(layer)], { attrs: { axis: int(1) } });
-  const context = scaledDotProduct(ctx, p, qRot, keys, values, visible);
+  const kRot = g.op('Squeeze', `${p}.k_rotated`, [newKey(layer), batch]);
+  const rows = g.constant(`${p}.q_rows`, 'int64', [2], [-1, hd]);
+  const qGroups = splitColumns(ctx, `${p}.q_groups`, qRot, kvh).map((qh, h) => g.op('Reshape', `${p}.h${h}.q`, [qh, rows]));
+  const kHeads = splitColumns(ctx, `${p}.k_heads`, kRot, kvh);
+  const vHeads = splitColumns(ctx, `${p}.v_heads`, v!, kvh);
+  const scores = qGroups.map((qh, h) => headScores(ctx, `${p}.h${h}.scores`, qh, pastKey(layer, h), kHeads[h]!));
+  const probs = probabilities(ctx, p, scores, visible);
+  const context = weightedValues(ctx, p, layer, probs, vHeads);
   const oWeights = await linearWeights(ctx, `${p}.o`, [attnWeight(layer, 'o_proj')]);
   return linear(ctx, `${p}.o`, context, oWeights);
 }

@@ -1,6 +1,7 @@
 import { EMBED_TOKENS, FINAL_NORM, normWeight } from '../checkpoint/tensor-names.js';
 import type { LinearWeights } from '../quantize/weight-writer.js';
-import { attention, masks, rotaryCaches, type Masks, type RotaryCaches } from './attention.js';
+import { attention, rotaryCaches, type RotaryCaches } from './attention.js';
+import { masks, type Masks } from './masks.js';
 import { linear, linearWeights, mlp, rmsNorm, softcap, type BuildContext } from './blocks.js';
 import { INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS } from './io-names.js';
 import { int } from './proto.js';
@@ -13,8 +14,10 @@ function declareInputs(ctx: BuildContext): void {
   g.input(LOGITS_TO_KEEP, 'int64', [1]);
   for (let i = 0; i < spec.config.num_hidden_layers; i++) {
     const past = spec.isSliding[i] ? 'past_sliding_length' : 'past_global_length';
-    g.input(pastKey(i), 'float32', [1, past, spec.kvDim]);
-    g.input(pastValue(i), 'float32', [1, past, spec.kvDim]);
+    for (let h = 0; h < spec.config.num_key_value_heads; h++) {
+      g.input(pastKey(i, h), 'float32', [past, spec.config.head_dim]);
+      g.input(pastValue(i, h), 'float32', [past, spec.config.head_dim]);
+    }
   }
 }
 

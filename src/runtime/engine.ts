@@ -33,7 +33,7 @@ export class Engine {
 
   constructor(private readonly model: LoadedModel, readonly options: EngineOptions) {
     this.spec = model.spec;
-    this.cache = new KvCache(this.spec.config.num_hidden_layers, this.spec.kvDim);
+    this.cache = new KvCache(this.spec.config.num_hidden_layers, this.spec.config.num_key_value_heads, this.spec.config.head_dim);
   }
 
   /** Token ids whose keys and values are in the cache. */
@@ -49,7 +49,8 @@ export class Engine {
 
   private feeds(ids: number[]): Record<string, ort.Tensor> {
     const start = this.history.length;
-    const { kvDim, isSliding } = this.spec;
+    const { isSliding } = this.spec;
+    const { head_dim: hd, num_key_value_heads: kvh } = this.spec.config;
     const feeds: Record<string, ort.Tensor> = {
       [INPUT_IDS]: int64(ids, [1, ids.length]),
       [POSITION_IDS]: int64(ids.map((_, i) => start + i), [1, ids.length]),
@@ -57,9 +58,11 @@ export class Engine {
     const windowRows = this.spec.config.sliding_window - 1;
     for (let i = 0; i < isSliding.length; i++) {
       const rows = isSliding[i] ? windowRows : start;
-      const keys = this.cache.keys[i]!.tail(rows);
-      feeds[pastKey(i)] = new ort.Tensor('float32', keys, [1, keys.length / kvDim, kvDim]);
-      feeds[pastValue(i)] = new ort.Tensor('float32', this.cache.values[i]!.tail(rows), [1, keys.length / kvDim, kvDim]);
+      for (let h = 0; h < kvh; h++) {
+        const keys = this.cache.keys[i]![h]!.tail(rows);
+        feeds[pastKey(i, h)] = new ort.Tensor('float32', keys, [keys.length / hd, hd]);
+        feeds[pastValue(i, h)] = new ort.Tensor('float32', this.cache.values[i]![h]!.tail(rows), [keys.length / hd, hd]);
+      }
     }
     return feeds;
   }
@@ -69,8 +72,7 @@ export class Engine {
     feeds[LOGITS_TO_KEEP] = int64([keep], [1]);
     const out = await this.model.session.run(feeds);
     for (let i = 0; i < this.spec.isSliding.length; i++) {
-      this.cache.keys[i]!.append(out[newKey(i)]!.data as Float32Array);
-      this.cache.values[i]!.append(out[newValue(i)]!.data as Float32Array);
+      this.cache.append(i, out[newKey(i)]!.data as Float32Array, out[newValue(i)]!.data as Float32Array);
     }
     this.history.push(...ids);
     return out[LOGITS]!.data as Float32Array;

@@ -1,7 +1,8 @@
 /**
- * One layer's keys or values, owned by JS and fed to the graph as zero-copy views
- * (onnxruntime-node wraps input arrays without copying, while it copies every output).
- * Rows are positions, each `width` = kv_heads · head_dim floats.
+ * One KV head's keys or values in one layer, owned by JS and fed to the graph as a
+ * zero-copy view (onnxruntime-node wraps input arrays without copying, while it copies
+ * every output). Rows are positions, each `width` = head_dim floats, so the rows a
+ * layer attends to are always one contiguous range.
  */
 export class CacheRows {
   private data: Float32Array;
@@ -15,16 +16,27 @@ export class CacheRows {
     return this.count;
   }
 
-  /** Appends rows, growing by doubling (untouched pages cost no memory). */
-  append(values: Float32Array): void {
-    const needed = this.count * this.width + values.length;
-    if (needed > this.data.length) {
-      const grown = new Float32Array(Math.max(needed, this.data.length * 2));
-      grown.set(this.data.subarray(0, this.count * this.width));
-      this.data = grown;
+  /** Makes room for `rows` more rows, growing by doubling (untouched pages cost no memory). */
+  private reserve(rows: number): void {
+    const needed = (this.count + rows) * this.width;
+    if (needed <= this.data.length) return;
+    const grown = new Float32Array(Math.max(needed, this.data.length * 2));
+    grown.set(this.data.subarray(0, this.count * this.width));
+    this.data = grown;
+  }
+
+  /** Appends `rows` rows taken from `source`, row r starting at offset + r · stride. */
+  appendStrided(source: Float32Array, rows: number, stride: number, offset: number): void {
+    this.reserve(rows);
+    for (let r = 0; r < rows; r++) {
+      const from = offset + r * stride;
+      this.data.set(source.subarray(from, from + this.width), (this.count + r) * this.width);
     }
-    this.data.set(values, this.count * this.width);
-    this.count += values.length / this.width;
+    this.count += rows;
+  }
+
+  append(values: Float32Array): void {
+    this.appendStrided(values, values.length / this.width, this.width, 0);
   }
 
   /** The last `rows` rows (or all of them), without copying. */
@@ -39,21 +51,32 @@ export class CacheRows {
   }
 }
 
-/** Keys and values of every layer. */
+/** Keys and values of every layer and KV head: `keys[layer][head]`. */
 export class KvCache {
-  readonly keys: CacheRows[];
-  readonly values: CacheRows[];
+  readonly keys: CacheRows[][];
+  readonly values: CacheRows[][];
 
-  constructor(layers: number, width: number) {
-    this.keys = Array.from({ length: layers }, () => new CacheRows(width));
-    this.values = Array.from({ length: layers }, () => new CacheRows(width));
+  constructor(layers: number, private readonly heads: number, private readonly headDim: number) {
+    const make = (): CacheRows[][] => Array.from({ length: layers }, () => Array.from({ length: heads }, () => new CacheRows(headDim)));
+    this.keys = make();
+    this.values = make();
   }
 
   get length(): number {
-    return this.keys[0]?.rows ?? 0;
+    return this.keys[0]?.[0]?.rows ?? 0;
+  }
+
+  /** Appends a layer's new rows, given position-major as [rows, heads · head_dim]. */
+  append(layer: number, keys: Float32Array, values: Float32Array): void {
+    const stride = this.heads * this.headDim;
+    const rows = keys.length / stride;
+    for (let h = 0; h < this.heads; h++) {
+      this.keys[layer]![h]!.appendStrided(keys, rows, stride, h * this.headDim);
+      this.values[layer]![h]!.appendStrided(values, rows, stride, h * this.headDim);
+    }
   }
 
   truncate(rows: number): void {
-    for (const c of [...this.keys, ...this.values]) c.truncate(rows);
+    for (const c of [...this.keys.flat(), ...this.values.flat()]) c.truncate(rows);
   }
 }

@@ -10,6 +10,13 @@ export async function loadSession(exportDir: string): Promise<ort.InferenceSessi
 
 const int64 = (values: number[]): ort.Tensor => new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), [1, values.length]);
 
+/** One head's columns of position-major rows, as the runtime stores them. */
+function headRows(rows: Float32Array, count: number, stride: number, offset: number, width: number): Float32Array {
+  const out = new Float32Array(count * width);
+  for (let r = 0; r < count; r++) out.set(rows.subarray(r * stride + offset, r * stride + offset + width), r * width);
+  return out;
+}
+
 export interface StepResult {
   logits: Float32Array[];
   newKeys: Float32Array[];
@@ -29,10 +36,13 @@ export async function runStep(
     [POSITION_IDS]: int64(ids.map((_, i) => start + i)),
     [LOGITS_TO_KEEP]: new ort.Tensor('int64', BigInt64Array.from([BigInt(keep)]), [1]),
   };
+  const { head_dim: hd, num_key_value_heads: kvh } = spec.config;
   for (let i = 0; i < spec.config.num_hidden_layers; i++) {
     const rows = past[i]!.keys.length / spec.kvDim;
-    feeds[pastKey(i)] = new ort.Tensor('float32', past[i]!.keys, [1, rows, spec.kvDim]);
-    feeds[pastValue(i)] = new ort.Tensor('float32', past[i]!.values, [1, rows, spec.kvDim]);
+    for (let h = 0; h < kvh; h++) {
+      feeds[pastKey(i, h)] = new ort.Tensor('float32', headRows(past[i]!.keys, rows, spec.kvDim, h * hd, hd), [rows, hd]);
+      feeds[pastValue(i, h)] = new ort.Tensor('float32', headRows(past[i]!.values, rows, spec.kvDim, h * hd, hd), [rows, hd]);
+    }
   }
   const out = await session.run(feeds);
   const vocab = spec.config.vocab_size;

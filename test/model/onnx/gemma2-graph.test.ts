@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { openCheckpoint } from '../../../src/checkpoint/checkpoint.js';
 import { normWeight } from '../../../src/checkpoint/tensor-names.js';
 import { ALIGNMENT } from '../../../src/onnx/external-data.js';
+import { pastKey, pastValue } from '../../../src/onnx/io-names.js';
 import { exportModel } from '../../../src/quantize/export.js';
 import { DATA_FILE, MODEL_FILE } from '../../../src/quantize/manifest.js';
 import type { WeightFormat } from '../../../src/quantize/precision.js';
@@ -50,9 +51,19 @@ describe('the exported graph reads like Gemma 2', () => {
         assert.ok(byName.has(`layers.${i}.${block}`), `layers.${i}.${block}`);
       }
       const mask = byName.get(`layers.${i}.attn.masked`)!.input[0];
-      assert.equal(mask, i % 2 === 0 ? 'mask.sliding.visible' : 'mask.global.causal', `layer ${i}`);
+      assert.equal(mask, i % 2 === 0 ? 'mask.sliding.rows' : 'mask.global.rows', `layer ${i}`);
       assert.equal(byName.get(`layers.${i}.mlp.gelu`)!.attrs.approximate!.s, 'tanh');
     }
+  });
+
+  test('cached keys and values are only read (Gemm, MatMul, Shape), never copied by Concat or Transpose', () => {
+    const pastInputs = new Set<string>();
+    for (let i = 0; i < BINDING_CONFIG.num_hidden_layers; i++) {
+      for (let h = 0; h < BINDING_CONFIG.num_key_value_heads; h++) pastInputs.add(pastKey(i, h)).add(pastValue(i, h));
+    }
+    const readers = [...model.nodes.values()].filter((n) => n.input.some((x) => pastInputs.has(x)));
+    assert.ok(readers.length >= pastInputs.size);
+    for (const n of readers) assert.ok(['Gemm', 'MatMul', 'Shape'].includes(n.opType), `${n.name} (${n.opType}) reads the cache`);
   });
 
   test('constants come from config.json', () => {

@@ -13,11 +13,21 @@ test('rows append, grow past the initial capacity, and tail() views the last row
   assert.equal(view.buffer, c.tail(1).buffer, 'same backing buffer while capacity suffices');
 });
 
+test('a layer\'s position-major new rows are split into one contiguous cache per KV head', () => {
+  const kv = new KvCache(2, 2, 3);
+  // Two new rows of [head 0 | head 1], 3 floats each.
+  kv.append(1, Float32Array.from([1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]), Float32Array.from([5, 5, 5, 6, 6, 6, 7, 7, 7, 8, 8, 8]));
+  assert.deepEqual([...kv.keys[1]![0]!.tail(9)], [1, 1, 1, 3, 3, 3]);
+  assert.deepEqual([...kv.keys[1]![1]!.tail(9)], [2, 2, 2, 4, 4, 4]);
+  assert.deepEqual([...kv.values[1]![1]!.tail(1)], [8, 8, 8]);
+  assert.equal(kv.keys[0]![0]!.rows, 0);
+});
+
 test('truncate forgets later rows; appends then overwrite them', () => {
-  const kv = new KvCache(2, 2);
-  for (const rows of [kv.keys[0]!, kv.keys[1]!, kv.values[0]!, kv.values[1]!]) rows.append(Float32Array.from([1, 1, 2, 2, 3, 3]));
+  const kv = new KvCache(1, 1, 2);
+  kv.append(0, Float32Array.from([1, 1, 2, 2, 3, 3]), Float32Array.from([1, 1, 2, 2, 3, 3]));
   kv.truncate(1);
   assert.equal(kv.length, 1);
-  kv.keys[0]!.append(Float32Array.from([7, 7]));
-  assert.deepEqual([...kv.keys[0]!.tail(5)], [1, 1, 7, 7]);
+  kv.append(0, Float32Array.from([7, 7]), Float32Array.from([7, 7]));
+  assert.deepEqual([...kv.keys[0]![0]!.tail(5)], [1, 1, 7, 7]);
 });
