@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { TINY_TOKENIZER_DIR } from '../../../src/checkpoint/tiny-random.js';
@@ -49,6 +49,17 @@ describe('gemma run', () => {
     const r = await finished(child);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { prompt_tokens: number }).prompt_tokens, await hiPromptTokens());
+  });
+
+  test('an export made for another graph contract is refused with what to do', async () => {
+    const out = join(root, 'old-export');
+    assert.equal((await gemma(['quantize', 'tiny-random', '--out', out], env)).code, 0);
+    const manifestPath = join(out, 'gemma.json');
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Record<string, unknown>;
+    await writeFile(manifestPath, JSON.stringify({ ...manifest, contract: 'gemma2-new-kv/1' }));
+    const r = await gemma(['run', out, '-p', 'hi'], env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^gemma: error: .*graph contract gemma2-new-kv\/1, this gemma needs gemma2-new-kv\/2: convert it again with gemma quantize\n$/);
   });
 
   test('bad input: one line and a non-zero exit each', async () => {
