@@ -16,7 +16,7 @@ import { logProb } from '../src/runtime/perplexity.js';
 import { openRuntime } from '../src/runtime/runtime.js';
 import { BINDING_CONFIG, BINDING_OPTIONS } from '../test/helpers/models.js';
 
-const base: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false };
+const base: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' };
 const FORMATS: WeightFormat[] = [
   { ...base, precision: 'fp32' }, { ...base, precision: 'int8' }, base, { ...base, blockSize: 64 }, { ...base, blockSize: 128 }, { ...base, keepEmbeddings: true },
 ];

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { exportModel, type ExportResult } from '../quantize/export.js';
-import { variantName, type WeightFormat } from '../quantize/precision.js';
+import { defaultAccuracyLevel, variantName, type WeightFormat } from '../quantize/precision.js';
 import { GemmaError } from '../util/errors.js';
 import { exportsDir, gemmaHome } from '../util/paths.js';
 import { resolveCheckpoint } from './model-source.js';
@@ -13,10 +13,11 @@ import { QUANTIZE_OPTIONS } from './quantize-options.js';
 type QuantizeOptions = OptionValues<typeof QUANTIZE_OPTIONS>;
 
 function weightFormat(o: QuantizeOptions): WeightFormat {
-  if (o.precision === 'int8' && o.accuracyLevel !== 4) {
+  const accuracyLevel = o.accuracyLevel ?? defaultAccuracyLevel(o.ep);
+  if (o.ep === 'cpu' && o.precision === 'int8' && accuracyLevel !== 4) {
     throw new GemmaError('int8 weights need --accuracy-level 4 on the CPU: at other levels MatMulNBits falls back to a kernel about 100x slower');
   }
-  return { precision: o.precision, blockSize: o.blockSize, asymmetric: o.asymmetric, accuracyLevel: o.accuracyLevel, keepEmbeddings: o.keepEmbeddings };
+  return { precision: o.precision, blockSize: o.blockSize, asymmetric: o.asymmetric, accuracyLevel, keepEmbeddings: o.keepEmbeddings, ep: o.ep };
 }
 
 function summary(result: ExportResult): Record<string, unknown> {

@@ -10,7 +10,7 @@ import { resolveCheckpoint, type CheckpointSource } from './model-source.js';
 import { byteBar } from './progress.js';
 
 /** What `run`, `eval` and `bench` convert a checkpoint to when given one: the `gemma quantize` defaults. */
-export const DEFAULT_FORMAT: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false };
+export const DEFAULT_FORMAT: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' };
 
 const isFile = (path: string): Promise<boolean> => stat(path).then((s) => s.isFile(), () => false);
 

@@ -1,5 +1,6 @@
 import { attnWeight } from '../checkpoint/tensor-names.js';
 import { int } from './proto.js';
+import { computeType } from '../quantize/precision.js';
 import { linear, linearWeights, softcap, type BuildContext } from './blocks.js';
 import { newKey, newValue, pastKey, pastValue, POSITION_IDS } from './io-names.js';
 
@@ -27,7 +28,9 @@ export async function rotaryCaches(ctx: BuildContext): Promise<RotaryCaches> {
   const { head_dim, rope_theta, max_position_embeddings } = ctx.spec.config;
   const t = rotaryTables(head_dim, rope_theta, max_position_embeddings);
   const dims = [max_position_embeddings, head_dim / 2];
-  return { cos: await ctx.weights.table('rope.cos_cache', dims, t.cos), sin: await ctx.weights.table('rope.sin_cache', dims, t.sin) };
+  // RotaryEmbedding takes caches of its input's type: the rotation runs in the compute type.
+  const type = computeType(ctx.format);
+  return { cos: await ctx.weights.table('rope.cos_cache', dims, t.cos, type), sin: await ctx.weights.table('rope.sin_cache', dims, t.sin, type) };
 }
 
 /** Half-split RoPE over x [S, heads · head_dim], from position_ids; the output is [1, S, heads · head_dim]. */
@@ -69,10 +72,11 @@ function headScores(ctx: BuildContext, p: string, q: string, pastKeys: string, n
 function probabilities(ctx: BuildContext, p: string, heads: string[], visible: string): string {
   const { g, spec } = ctx;
   const cap = spec.config.attn_logit_softcapping;
+  const type = computeType(ctx.format);
   const stacked = heads.length === 1 ? heads[0]! : g.op('Concat', `${p}.scores`, heads, { attrs: { axis: int(0) } });
-  let scores = g.op('Mul', `${p}.scaled`, [stacked, g.constant(`${p}.scale`, 'float32', [], [spec.attnScale])]);
-  if (cap !== null) scores = softcap(ctx, `${p}.softcap`, scores, cap);
-  const masked = g.op('Where', `${p}.masked`, [visible, scores, g.constant(`${p}.masked_value`, 'float32', [], [-Infinity])]);
+  let scores = g.op('Mul', `${p}.scaled`, [stacked, g.constant(`${p}.scale`, type, [], [spec.attnScale])]);
+  if (cap !== null) scores = softcap(ctx, `${p}.softcap`, scores, cap, type);
+  const masked = g.op('Where', `${p}.masked`, [visible, scores, g.constant(`${p}.masked_value`, type, [], [-Infinity])]);
   return g.op('Softmax', `${p}.probs`, [masked], { attrs: { axis: int(-1) } });
 }
 

@@ -1,9 +1,10 @@
 import type { ModelSpec } from '../checkpoint/config.js';
 import { mlpWeight } from '../checkpoint/tensor-names.js';
-import type { WeightFormat } from '../quantize/precision.js';
+import type { ScaleType } from '../quantize/block-quant.js';
+import { computeType, quantScheme, type WeightFormat } from '../quantize/precision.js';
 import type { LinearWeights, WeightWriter } from '../quantize/weight-writer.js';
 import type { GraphBuilder } from './graph-builder.js';
-import { float, int, str } from './proto.js';
+import { DataType, float, int, str } from './proto.js';
 
 /** What every block function needs; nothing in it changes while the graph is built. */
 export interface BuildContext {
@@ -15,10 +16,20 @@ export interface BuildContext {
 
 /** Stores the stacked rows of `sources` in the export's precision. */
 export function linearWeights(ctx: BuildContext, name: string, sources: string[], quantize = true): Promise<LinearWeights> {
-  const { precision, blockSize, asymmetric } = ctx.format;
-  if (precision === 'fp32' || !quantize) return ctx.weights.float(name, sources);
-  return ctx.weights.nbits(name, sources, { bits: precision === 'int4' ? 4 : 8, blockSize, asymmetric });
+  const scheme = quantScheme(ctx.format);
+  if (scheme === undefined || !quantize) return ctx.weights.float(name, sources);
+  return ctx.weights.nbits(name, sources, scheme);
 }
+
+function cast(ctx: BuildContext, name: string, x: string, from: ScaleType, to: ScaleType): string {
+  return from === to ? x : ctx.g.op('Cast', name, [x], { attrs: { to: int(DataType[to]) } });
+}
+
+/** Into the type linear layers and attention compute in (fp16 on CUDA); a no-op where that is fp32. */
+export const toCompute = (ctx: BuildContext, name: string, x: string): string => cast(ctx, name, x, 'float32', computeType(ctx.format));
+
+/** Back to fp32 for the residual stream, the norms and the logits. */
+export const toFloat32 = (ctx: BuildContext, name: string, x: string): string => cast(ctx, name, x, computeType(ctx.format), 'float32');
 
 /** y = x · Wᵀ for x [S, K]: Gemm over the HF [N, K] matrix, or MatMulNBits over its block-quantized rows. */
 export function linear(ctx: BuildContext, name: string, x: string, w: LinearWeights): string {
@@ -45,8 +56,8 @@ export async function rmsNorm(ctx: BuildContext, name: string, x: string, source
 }
 
 /** cap · tanh(x / cap), as three explicit ops so no runtime can drop or approximate it. */
-export function softcap(ctx: BuildContext, name: string, x: string, cap: number): string {
-  const c = ctx.g.constant(`${name}.cap`, 'float32', [], [cap]);
+export function softcap(ctx: BuildContext, name: string, x: string, cap: number, type: ScaleType = 'float32'): string {
+  const c = ctx.g.constant(`${name}.cap`, type, [], [cap]);
   const divided = ctx.g.op('Div', `${name}.div`, [x, c]);
   const tanh = ctx.g.op('Tanh', `${name}.tanh`, [divided]);
   return ctx.g.op('Mul', `${name}.mul`, [tanh, c]);

@@ -2,31 +2,34 @@ import { EMBED_TOKENS, FINAL_NORM, normWeight } from '../checkpoint/tensor-names
 import type { LinearWeights } from '../quantize/weight-writer.js';
 import { attention, rotaryCaches, type RotaryCaches } from './attention.js';
 import { masks, type Masks } from './masks.js';
-import { linear, linearWeights, mlp, rmsNorm, softcap, type BuildContext } from './blocks.js';
+import { computeType } from '../quantize/precision.js';
+import { linear, linearWeights, mlp, rmsNorm, softcap, toCompute, toFloat32, type BuildContext } from './blocks.js';
 import { INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS } from './io-names.js';
 import { int } from './proto.js';
 
-/** Graph inputs: one sequence (batch 1) of new tokens, their positions, and each layer's cached rows. */
+/** Graph inputs: one sequence (batch 1) of new tokens, their positions, and each layer's cached rows (in the compute type). */
 function declareInputs(ctx: BuildContext): void {
   const { g, spec } = ctx;
+  const kv = computeType(ctx.format);
   g.input(INPUT_IDS, 'int64', [1, 'sequence_length']);
   g.input(POSITION_IDS, 'int64', [1, 'sequence_length']);
   g.input(LOGITS_TO_KEEP, 'int64', [1]);
   for (let i = 0; i < spec.config.num_hidden_layers; i++) {
     const past = spec.isSliding[i] ? 'past_sliding_length' : 'past_global_length';
     for (let h = 0; h < spec.config.num_key_value_heads; h++) {
-      g.input(pastKey(i, h), 'float32', [past, spec.config.head_dim]);
-      g.input(pastValue(i, h), 'float32', [past, spec.config.head_dim]);
+      g.input(pastKey(i, h), kv, [past, spec.config.head_dim]);
+      g.input(pastValue(i, h), kv, [past, spec.config.head_dim]);
     }
   }
 }
 
 function declareOutputs(ctx: BuildContext): void {
   const { g, spec } = ctx;
+  const kv = computeType(ctx.format);
   g.output(LOGITS, 'float32', [1, 'kept_positions', spec.config.vocab_size]);
   for (let i = 0; i < spec.config.num_hidden_layers; i++) {
-    g.output(newKey(i), 'float32', [1, 'sequence_length', spec.kvDim]);
-    g.output(newValue(i), 'float32', [1, 'sequence_length', spec.kvDim]);
+    g.output(newKey(i), kv, [1, 'sequence_length', spec.kvDim]);
+    g.output(newValue(i), kv, [1, 'sequence_length', spec.kvDim]);
   }
 }
 
@@ -53,21 +56,25 @@ function embedding(ctx: BuildContext, vocab: LinearWeights): string {
       attrs: { bits: int(vocab.scheme.bits), block_size: int(vocab.scheme.blockSize), gather_axis: int(0), quantize_axis: int(1) },
     });
   }
-  return g.op('Mul', 'embed.scaled', [rows, g.constant('embed.scale', 'float32', [], [spec.embedScale])]);
+  return g.op('Mul', 'embed.scaled', [toFloat32(ctx, 'embed.rows', rows), g.constant('embed.scale', 'float32', [], [spec.embedScale])]);
 }
 
-/** One decoder layer: both sub-layers normalized before and after, each added to the residual stream. */
+/**
+ * One decoder layer: both sub-layers normalized before and after, each added to the
+ * residual stream. The residual stream and the norms are fp32; the sub-layers run in the
+ * compute type.
+ */
 async function decoderLayer(ctx: BuildContext, layer: number, h: string, m: Masks, caches: RotaryCaches): Promise<string> {
   const { g, spec } = ctx;
   const p = `layers.${layer}`;
   const visible = spec.isSliding[layer] ? m.sliding! : m.global!;
   const attnIn = await rmsNorm(ctx, `${p}.input_norm`, h, normWeight(layer, 'input_layernorm'));
-  const attnOut = await attention(ctx, layer, attnIn, visible, caches);
-  const attnNormed = await rmsNorm(ctx, `${p}.post_attention_norm`, attnOut, normWeight(layer, 'post_attention_layernorm'));
+  const attnOut = await attention(ctx, layer, toCompute(ctx, `${p}.attn_in`, attnIn), visible, caches);
+  const attnNormed = await rmsNorm(ctx, `${p}.post_attention_norm`, toFloat32(ctx, `${p}.attn_out`, attnOut), normWeight(layer, 'post_attention_layernorm'));
   const afterAttn = g.op('Add', `${p}.attn_residual`, [h, attnNormed]);
   const mlpIn = await rmsNorm(ctx, `${p}.pre_feedforward_norm`, afterAttn, normWeight(layer, 'pre_feedforward_layernorm'));
-  const mlpOut = await mlp(ctx, layer, mlpIn);
-  const mlpNormed = await rmsNorm(ctx, `${p}.post_feedforward_norm`, mlpOut, normWeight(layer, 'post_feedforward_layernorm'));
+  const mlpOut = await mlp(ctx, layer, toCompute(ctx, `${p}.mlp_in`, mlpIn));
+  const mlpNormed = await rmsNorm(ctx, `${p}.post_feedforward_norm`, toFloat32(ctx, `${p}.mlp_out`, mlpOut), normWeight(layer, 'post_feedforward_layernorm'));
   return g.op('Add', `${p}.mlp_residual`, [afterAttn, mlpNormed]);
 }
 
@@ -78,7 +85,7 @@ async function logits(ctx: BuildContext, h: string, vocab: LinearWeights): Promi
   const start = g.op('Neg', 'lm_head.keep_start', [LOGITS_TO_KEEP]);
   const end = g.constant('lm_head.keep_end', 'int64', [1], [Number.MAX_SAFE_INTEGER]);
   const kept = g.op('Slice', 'lm_head.kept', [normed, start, end, g.constant('lm_head.axis0', 'int64', [1], [0])]);
-  let out = linear(ctx, 'lm_head', kept, vocab);
+  let out = toFloat32(ctx, 'lm_head.out', linear(ctx, 'lm_head', toCompute(ctx, 'lm_head.in', kept), vocab));
   const cap = spec.config.final_logit_softcapping;
   if (cap !== null) out = softcap(ctx, 'final_softcap', out, cap);
   g.node('Unsqueeze', 'logits.batched', [out, g.constant('logits.axis0', 'int64', [1], [0])], { outputs: [LOGITS] });

@@ -2,6 +2,7 @@ import {
   attributeProto, DataType, IR_VERSION, onnx, OPSETS, valueInfo,
   type Attribute, type DType, type NodeProto, type TensorProto, type ValueInfoProto,
 } from './proto.js';
+import { f32ToF16 } from '../util/float16.js';
 
 export interface ExternalRef {
   location: string;
@@ -62,9 +63,11 @@ export class GraphBuilder {
   }
 
   /** A small constant stored inside the protobuf. */
-  constant(name: string, dtype: 'int64' | 'float32', dims: number[], values: number[]): string {
+  constant(name: string, dtype: 'int64' | 'float32' | 'float16', dims: number[], values: number[]): string {
     const tensor: TensorProto = { name: this.claim(name), dims, dataType: DataType[dtype] };
     if (dtype === 'int64') tensor.int64Data = values;
+    // onnx.proto: float16 values travel as their bit patterns in int32_data.
+    else if (dtype === 'float16') tensor.int32Data = values.map(f32ToF16);
     else tensor.floatData = values;
     this.initializers.push(tensor);
     return name;

@@ -1,14 +1,23 @@
+import { roundToF16 } from '../util/float16.js';
+
 /**
  * Block-wise weight quantization in the layout of com.microsoft MatMulNBits (and
  * GatherBlockQuantized over the same bytes): each row of an HF [N, K] weight is cut
  * into blocks of `blockSize` along K; a block stores `bits`-bit unsigned codes
- * (low nibble first for 4 bits), one fp32 scale and, when asymmetric, a zero point.
+ * (low nibble first for 4 bits), one scale (of the activations' type) and, when
+ * asymmetric, a zero point.
  * W[n, k] = (code - zeroPoint) * scale, with zeroPoint 2^(bits-1) when symmetric.
  */
+
+/** MatMulNBits takes scales of its activations' type: fp32 on the CPU graph, fp16 on the CUDA one. */
+export type ScaleType = 'float32' | 'float16';
+
 export interface QuantScheme {
   bits: 4 | 8;
   blockSize: number;
   asymmetric: boolean;
+  /** Default float32. With float16 the codes are computed against the rounded scale the kernel will use. */
+  scaleType?: ScaleType;
 }
 
 export interface QuantizedRows {
@@ -17,7 +26,7 @@ export interface QuantizedRows {
   blocksPerRow: number;
   /** [rows, blocksPerRow, blockSize * bits / 8] */
   codes: Uint8Array;
-  /** [rows, blocksPerRow] */
+  /** [rows, blocksPerRow], each value representable in the scheme's scale type */
   scales: Float32Array;
   /** [rows, ceil(blocksPerRow * bits / 8)], packed like the codes; only when asymmetric. */
   zeroPoints?: Uint8Array;
@@ -33,7 +42,7 @@ interface BlockParams {
 }
 
 /** Symmetric: the signed value of largest magnitude maps to the most negative code, as MLAS does. */
-function symmetricParams(w: Float32Array, from: number, to: number, bits: number): BlockParams {
+function symmetricParams(w: Float32Array, from: number, to: number, bits: number, round: (v: number) => number): BlockParams {
   let max = 0;
   let min = 0;
   for (let i = from; i < to; i++) {
@@ -42,11 +51,11 @@ function symmetricParams(w: Float32Array, from: number, to: number, bits: number
     else if (v < min) min = v;
   }
   const extreme = -min > max ? min : max;
-  return { scale: Math.fround(extreme / -(1 << (bits - 1))), zeroPoint: 1 << (bits - 1) };
+  return { scale: round(extreme / -(1 << (bits - 1))), zeroPoint: 1 << (bits - 1) };
 }
 
 /** Asymmetric: the range [min(0, min), max(0, max)] spread over every code, zero exactly representable. */
-function asymmetricParams(w: Float32Array, from: number, to: number, bits: number): BlockParams {
+function asymmetricParams(w: Float32Array, from: number, to: number, bits: number, round: (v: number) => number): BlockParams {
   let lo = 0;
   let hi = 0;
   for (let i = from; i < to; i++) {
@@ -54,7 +63,7 @@ function asymmetricParams(w: Float32Array, from: number, to: number, bits: numbe
     hi = Math.max(hi, w[i]!);
   }
   const levels = (1 << bits) - 1;
-  const scale = Math.fround((hi - lo) / levels);
+  const scale = round((hi - lo) / levels);
   if (scale === 0) return { scale: 0, zeroPoint: 0 };
   return { scale, zeroPoint: Math.min(levels, Math.max(0, Math.round(-lo / scale))) };
 }
@@ -111,11 +120,12 @@ export function quantizeRows(w: Float32Array, rows: number, cols: number, s: Qua
   const codes = new Uint8Array(rows * nb * blob);
   const scales = new Float32Array(rows * nb);
   const zeroPoints = s.asymmetric ? new Uint8Array(rows * zpRow) : undefined;
+  const round = s.scaleType === 'float16' ? roundToF16 : Math.fround;
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < nb; b++) {
       const from = r * cols + b * s.blockSize;
       const to = r * cols + Math.min(cols, (b + 1) * s.blockSize);
-      const p = s.asymmetric ? asymmetricParams(w, from, to, s.bits) : symmetricParams(w, from, to, s.bits);
+      const p = s.asymmetric ? asymmetricParams(w, from, to, s.bits, round) : symmetricParams(w, from, to, s.bits, round);
       scales[r * nb + b] = p.scale;
       if (zeroPoints !== undefined) storeZeroPoint(zeroPoints, r * zpRow, b, p.zeroPoint, s.bits);
       encodeBlock(w, from, to, p, s, codes, (r * nb + b) * blob);

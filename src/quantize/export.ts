@@ -37,6 +37,9 @@ export function validateFormat(format: WeightFormat, checkpoint: Checkpoint): vo
   if (!Number.isInteger(accuracyLevel) || accuracyLevel < 0 || accuracyLevel > 4) {
     throw new GemmaError(`accuracy level must be 0 to 4, got ${accuracyLevel}`);
   }
+  if (format.ep === 'cuda' && (precision === 'fp32' || format.keepEmbeddings)) {
+    throw new GemmaError('the CUDA graph needs quantized weights (int4 or int8, embeddings included): fp32 exports are the CPU exactness reference');
+  }
   const hidden = checkpoint.spec.config.hidden_size;
   if (precision !== 'fp32' && !format.keepEmbeddings && hidden % blockSize !== 0) {
     throw new GemmaError(`block size ${blockSize} does not divide hidden_size ${hidden}, which the quantized embedding needs; use a smaller block size or keep embeddings in fp32`);
@@ -93,7 +96,7 @@ async function convertInto(checkpoint: Checkpoint, tmp: string, req: ExportReque
     source: { path: checkpoint.dir, label: req.label },
     config: checkpoint.rawConfig,
     weights: req.format,
-    ep: 'cpu',
+    ep: req.format.ep,
     files: { model: MODEL_FILE, data: DATA_FILE, ...files },
     sizes: { modelBytes, dataBytes },
     nodes,

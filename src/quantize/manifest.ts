@@ -1,4 +1,4 @@
-import type { WeightFormat } from './precision.js';
+import type { ExecutionProvider, WeightFormat } from './precision.js';
 
 export const MANIFEST_FILE = 'gemma.json';
 export const MODEL_FILE = 'model.onnx';
@@ -14,7 +14,8 @@ export interface Manifest {
   /** The checkpoint's config.json as found. */
   config: Record<string, unknown>;
   weights: WeightFormat;
-  ep: 'cpu';
+  /** The EP the graph was built for; its KV cache is fp32 on cpu, fp16 on cuda. */
+  ep: ExecutionProvider;
   files: { model: string; data: string; tokenizer: string[]; generationConfig?: string };
   sizes: { modelBytes: number; dataBytes: number };
   nodes: number;

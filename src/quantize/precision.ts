@@ -1,7 +1,11 @@
-import type { QuantScheme } from './block-quant.js';
+import type { QuantScheme, ScaleType } from './block-quant.js';
 
 export const PRECISIONS = ['int4', 'int8', 'fp32'] as const;
 export type Precision = (typeof PRECISIONS)[number];
+
+/** The onnxruntime execution provider an export is built for. */
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
 /** How the converter stores weights: the part of the CLI options that shapes the graph. */
 export interface WeightFormat {
@@ -12,19 +16,36 @@ export interface WeightFormat {
   accuracyLevel: number;
   /** Keep the tied embedding / lm_head in fp32 instead of quantizing it with the layers. */
   keepEmbeddings: boolean;
+  ep: ExecutionProvider;
 }
+
+/**
+ * The CPU kernels are fastest with int8 activations (level 4); CUDA computes in fp16 and
+ * ignores the level, so 0 records what it does.
+ */
+export const defaultAccuracyLevel = (ep: ExecutionProvider): number => (ep === 'cuda' ? 0 : 4);
+
+/**
+ * The type of activations inside linear layers and attention, of the KV cache and of the
+ * quantization scales. The residual stream, norms and logits stay fp32 on every EP: Gemma 2's
+ * residual stream overflows fp16.
+ */
+export const computeType = (format: WeightFormat): ScaleType => (format.ep === 'cuda' ? 'float16' : 'float32');
 
 export function quantScheme(format: WeightFormat): QuantScheme | undefined {
   if (format.precision === 'fp32') return undefined;
-  return { bits: format.precision === 'int4' ? 4 : 8, blockSize: format.blockSize, asymmetric: format.asymmetric };
+  return { bits: format.precision === 'int4' ? 4 : 8, blockSize: format.blockSize, asymmetric: format.asymmetric, scaleType: computeType(format) };
 }
 
-/** A short name for an export variant, used for default output folders: int4-b32, int8-b64-asym, fp32. */
+/** A short name for an export variant, used for default output folders: int4-b32, int8-b64-asym, int4-b32-cuda, fp32. */
 export function variantName(format: WeightFormat): string {
-  if (format.precision === 'fp32') return 'fp32';
-  const parts = [format.precision, `b${format.blockSize}`];
-  if (format.asymmetric) parts.push('asym');
-  if (format.keepEmbeddings) parts.push('fp32emb');
-  if (format.accuracyLevel !== 4) parts.push(`acc${format.accuracyLevel}`);
+  const parts: string[] = [format.precision];
+  if (format.precision !== 'fp32') {
+    parts.push(`b${format.blockSize}`);
+    if (format.asymmetric) parts.push('asym');
+    if (format.keepEmbeddings) parts.push('fp32emb');
+    if (format.accuracyLevel !== defaultAccuracyLevel(format.ep)) parts.push(`acc${format.accuracyLevel}`);
+  }
+  if (format.ep !== 'cpu') parts.push(format.ep);
   return parts.join('-');
 }

@@ -2,7 +2,8 @@ import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import type { ExternalDataWriter } from '../onnx/external-data.js';
 import type { GraphBuilder } from '../onnx/graph-builder.js';
 import { GemmaError } from '../util/errors.js';
-import { quantizeRows, zeroPointBytesPerRow, blocksPerRow, bytesPerBlock, type QuantScheme } from './block-quant.js';
+import { f32ToF16 } from '../util/float16.js';
+import { quantizeRows, zeroPointBytesPerRow, blocksPerRow, bytesPerBlock, type QuantScheme, type ScaleType } from './block-quant.js';
 
 /** A linear layer's weights as stored in the graph, HF orientation [N, K] (y = x · Wᵀ). */
 export type LinearWeights =
@@ -18,7 +19,13 @@ export interface WeightProgress {
 /** Rows per read: bounds memory to ~64 MB of fp32 whatever the tensor (the 2B embedding alone is 2.4 GB in fp32). */
 const CHUNK_ELEMENTS = 16 * 1024 * 1024;
 
-const bytesOf = (a: Float32Array | Uint8Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+const bytesOf = (a: Float32Array | Uint16Array | Uint8Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** The bytes of fp32 values stored as `type` (fp16 values are rounded to nearest even). */
+function encode(values: Float32Array, type: ScaleType): Uint8Array {
+  if (type === 'float32') return bytesOf(values);
+  return bytesOf(Uint16Array.from(values, f32ToF16));
+}
 
 /** A corrupt or diverged checkpoint would otherwise quantize to silent garbage. */
 function checkFinite(values: Float32Array, tensor: string, firstRow: number, cols: number): void {
@@ -90,7 +97,8 @@ export class WeightWriter {
       }
     }
     const codes = this.graph.external(`${name}.codes`, 'uint8', [n, nb, bytesPerBlock(scheme)], this.data.end());
-    const scalesName = this.graph.external(`${name}.scales`, 'float32', [n, nb], await this.data.tensor(bytesOf(scales)));
+    const scaleType = scheme.scaleType ?? 'float32';
+    const scalesName = this.graph.external(`${name}.scales`, scaleType, [n, nb], await this.data.tensor(encode(scales, scaleType)));
     const zp = zeroPoints === undefined
       ? {}
       : { zeroPoints: this.graph.external(`${name}.zero_points`, 'uint8', [n, zpRow], await this.data.tensor(zeroPoints)) };
@@ -107,8 +115,8 @@ export class WeightWriter {
     return this.graph.external(name, 'float32', [values.length], await this.data.tensor(bytesOf(values)));
   }
 
-  /** A computed fp32 table (not from the checkpoint), such as the rotary caches. */
-  async table(name: string, dims: number[], values: Float32Array): Promise<string> {
-    return this.graph.external(name, 'float32', dims, await this.data.tensor(bytesOf(values)));
+  /** A computed table (not from the checkpoint), such as the rotary caches, stored as `type`. */
+  async table(name: string, dims: number[], values: Float32Array, type: ScaleType = 'float32'): Promise<string> {
+    return this.graph.external(name, type, dims, await this.data.tensor(encode(values, type)));
   }
 }

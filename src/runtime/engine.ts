@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import type { ModelSpec } from '../checkpoint/config.js';
 import { INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS } from '../onnx/io-names.js';
-import { KvCache } from './kv-cache.js';
+import { KvCache, type KvElements, type KvType } from './kv-cache.js';
 import type { LoadedModel } from './model-session.js';
 
 export interface EngineOptions {
@@ -20,6 +20,10 @@ export interface EngineCounters {
 
 const int64 = (values: number[], dims: number[]): ort.Tensor => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
 
+/** fp16 tensors travel as their bit patterns in a Uint16Array. */
+const kvTensor = (type: KvType, data: KvElements, dims: number[]): ort.Tensor =>
+  type === 'float16' ? new ort.Tensor('float16', data as Uint16Array, dims) : new ort.Tensor('float32', data as Float32Array, dims);
+
 /**
  * Runs the exported graph over a growing token sequence, keeping every layer's keys and
  * values in JS (docs/graph-contract.md). Sliding layers are fed only the rows their window
@@ -33,7 +37,8 @@ export class Engine {
 
   constructor(private readonly model: LoadedModel, readonly options: EngineOptions) {
     this.spec = model.spec;
-    this.cache = new KvCache(this.spec.config.num_hidden_layers, this.spec.config.num_key_value_heads, this.spec.config.head_dim);
+    const kvType: KvType = model.manifest.ep === 'cuda' ? 'float16' : 'float32';
+    this.cache = new KvCache(this.spec.config.num_hidden_layers, this.spec.config.num_key_value_heads, this.spec.config.head_dim, kvType);
   }
 
   /** Token ids whose keys and values are in the cache. */
@@ -60,8 +65,8 @@ export class Engine {
       const rows = isSliding[i] ? windowRows : start;
       for (let h = 0; h < kvh; h++) {
         const keys = this.cache.keys[i]![h]!.tail(rows);
-        feeds[pastKey(i, h)] = new ort.Tensor('float32', keys, [keys.length / hd, hd]);
-        feeds[pastValue(i, h)] = new ort.Tensor('float32', this.cache.values[i]![h]!.tail(rows), [keys.length / hd, hd]);
+        feeds[pastKey(i, h)] = kvTensor(this.cache.type, keys, [keys.length / hd, hd]);
+        feeds[pastValue(i, h)] = kvTensor(this.cache.type, this.cache.values[i]![h]!.tail(rows), [keys.length / hd, hd]);
       }
     }
     return feeds;
@@ -72,7 +77,7 @@ export class Engine {
     feeds[LOGITS_TO_KEEP] = int64([keep], [1]);
     const out = await this.model.session.run(feeds);
     for (let i = 0; i < this.spec.isSliding.length; i++) {
-      this.cache.append(i, out[newKey(i)]!.data as Float32Array, out[newValue(i)]!.data as Float32Array);
+      this.cache.append(i, out[newKey(i)]!.data as KvElements, out[newValue(i)]!.data as KvElements);
     }
     this.history.push(...ids);
     return out[LOGITS]!.data as Float32Array;

@@ -1,15 +1,21 @@
+/** fp32 values (CPU graphs) or fp16 bit patterns (CUDA graphs): the cache only moves rows, never reads them. */
+export type KvElements = Float32Array | Uint16Array;
+export type KvType = 'float32' | 'float16';
+
+const allocate = (type: KvType, length: number): KvElements => (type === 'float16' ? new Uint16Array(length) : new Float32Array(length));
+
 /**
  * One KV head's keys or values in one layer, owned by JS and fed to the graph as a
  * zero-copy view (onnxruntime-node wraps input arrays without copying, while it copies
- * every output). Rows are positions, each `width` = head_dim floats, so the rows a
+ * every output). Rows are positions, each `width` = head_dim values, so the rows a
  * layer attends to are always one contiguous range.
  */
 export class CacheRows {
-  private data: Float32Array;
+  private data: KvElements;
   private count = 0;
 
-  constructor(readonly width: number, initialRows = 256) {
-    this.data = new Float32Array(initialRows * width);
+  constructor(readonly width: number, readonly type: KvType = 'float32', initialRows = 256) {
+    this.data = allocate(type, initialRows * width);
   }
 
   get rows(): number {
@@ -20,13 +26,13 @@ export class CacheRows {
   private reserve(rows: number): void {
     const needed = (this.count + rows) * this.width;
     if (needed <= this.data.length) return;
-    const grown = new Float32Array(Math.max(needed, this.data.length * 2));
+    const grown = allocate(this.type, Math.max(needed, this.data.length * 2));
     grown.set(this.data.subarray(0, this.count * this.width));
     this.data = grown;
   }
 
   /** Appends `rows` rows taken from `source`, row r starting at offset + r · stride. */
-  appendStrided(source: Float32Array, rows: number, stride: number, offset: number): void {
+  appendStrided(source: KvElements, rows: number, stride: number, offset: number): void {
     this.reserve(rows);
     for (let r = 0; r < rows; r++) {
       const from = offset + r * stride;
@@ -35,12 +41,12 @@ export class CacheRows {
     this.count += rows;
   }
 
-  append(values: Float32Array): void {
+  append(values: KvElements): void {
     this.appendStrided(values, values.length / this.width, this.width, 0);
   }
 
   /** The last `rows` rows (or all of them), without copying. */
-  tail(rows: number): Float32Array {
+  tail(rows: number): KvElements {
     const from = Math.max(0, this.count - rows);
     return this.data.subarray(from * this.width, this.count * this.width);
   }
@@ -56,8 +62,8 @@ export class KvCache {
   readonly keys: CacheRows[][];
   readonly values: CacheRows[][];
 
-  constructor(layers: number, private readonly heads: number, private readonly headDim: number) {
-    const make = (): CacheRows[][] => Array.from({ length: layers }, () => Array.from({ length: heads }, () => new CacheRows(headDim)));
+  constructor(layers: number, private readonly heads: number, private readonly headDim: number, readonly type: KvType = 'float32') {
+    const make = (): CacheRows[][] => Array.from({ length: layers }, () => Array.from({ length: heads }, () => new CacheRows(headDim, type)));
     this.keys = make();
     this.values = make();
   }
@@ -67,7 +73,7 @@ export class KvCache {
   }
 
   /** Appends a layer's new rows, given position-major as [rows, heads · head_dim]. */
-  append(layer: number, keys: Float32Array, values: Float32Array): void {
+  append(layer: number, keys: KvElements, values: KvElements): void {
     const stride = this.heads * this.headDim;
     const rows = keys.length / stride;
     for (let h = 0; h < this.heads; h++) {

@@ -4,10 +4,13 @@ import * as ort from 'onnxruntime-node';
 import { parseConfig, type ModelSpec } from '../checkpoint/config.js';
 import { GemmaError } from '../util/errors.js';
 import { GRAPH_CONTRACT, MANIFEST_FILE, MODEL_FILE, type Manifest } from '../quantize/manifest.js';
+import type { ExecutionProvider } from '../quantize/precision.js';
 
 export interface SessionOptions {
   /** onnxruntime intra-op threads; 0 lets onnxruntime choose (one per physical core). */
   threads: number;
+  /** Default: the EP the export was built for. */
+  ep?: ExecutionProvider;
 }
 
 export interface LoadedModel {
@@ -15,6 +18,7 @@ export interface LoadedModel {
   manifest: Manifest;
   spec: ModelSpec;
   session: ort.InferenceSession;
+  ep: ExecutionProvider;
 }
 
 export async function readManifest(dir: string): Promise<Manifest> {
@@ -31,21 +35,34 @@ export async function readManifest(dir: string): Promise<Manifest> {
   return manifest;
 }
 
-/** Loads an export folder into an onnxruntime CPU session. Blocks the thread for seconds on big models. */
+function sessionOptions(ep: ExecutionProvider, threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    // onnxruntime-node has no automatic fallback: a CUDA session either loads on CUDA or fails.
+    executionProviders: ep === 'cuda' ? [{ name: 'cuda', deviceId: 0 }] : ['cpu'],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    // Spinning threads steal the only other core on small machines; measured to help with 2 threads.
+    extra: { session: { intra_op: { allow_spinning: threads === 1 ? '1' : '0' } } },
+  };
+}
+
+/** onnxruntime's native errors run to many lines; the one naming the cause is kept. */
+function firstCause(err: unknown): string {
+  const lines = String((err as Error)?.message ?? err).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  return lines.find((l) => /Failed to load library|error:/i.test(l)) ?? lines[0] ?? 'unknown error';
+}
+
+/** Loads an export folder into an onnxruntime session. Blocks the thread for seconds on big models. */
 export async function loadModel(dir: string, options: SessionOptions): Promise<LoadedModel> {
   const manifest = await readManifest(dir);
   const spec = parseConfig(manifest.config);
+  const ep = options.ep ?? manifest.ep;
   try {
-    const session = await ort.InferenceSession.create(join(dir, MODEL_FILE), {
-      executionProviders: ['cpu'],
-      intraOpNumThreads: options.threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      // Spinning threads steal the only other core on small machines; measured to help with 2 threads.
-      extra: { session: { intra_op: { allow_spinning: options.threads === 1 ? '1' : '0' } } },
-    });
-    return { dir, manifest, spec, session };
+    const session = await ort.InferenceSession.create(join(dir, MODEL_FILE), sessionOptions(ep, options.threads));
+    return { dir, manifest, spec, session, ep };
   } catch (err) {
-    throw new GemmaError(`cannot load ${join(dir, MODEL_FILE)}: ${(err as Error).message.split('\n')[0]}`);
+    const hint = ep === 'cuda' ? ' (gemma doctor tells what CUDA needs)' : '';
+    throw new GemmaError(`cannot load ${join(dir, MODEL_FILE)} on ${ep}: ${firstCause(err)}${hint}`);
   }
 }

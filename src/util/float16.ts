@@ -36,6 +36,9 @@ export function f32ToBf16(value: number): number {
   return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
+/** The nearest IEEE half value (round-to-nearest-even), as a number. */
+export const roundToF16 = (value: number): number => halfToFloat(f32ToF16(value));
+
 /** fp32 to IEEE half with round-to-nearest-even, overflowing to infinity. */
 export function f32ToF16(value: number): number {
   f32[0] = value;

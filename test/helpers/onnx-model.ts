@@ -1,5 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { onnx } from '../../src/onnx/proto.js';
+import { DataType, onnx, type ValueInfoProto } from '../../src/onnx/proto.js';
+import { f16ToF32 } from '../../src/util/float16.js';
+
+const elemTypes = (infos: ValueInfoProto[] | null | undefined): Map<string, number> =>
+  new Map((infos ?? []).map((v) => [v.name ?? '', v.type?.tensorType?.elemType ?? 0]));
 
 export interface DecodedNode {
   name: string;
@@ -11,6 +15,8 @@ export interface DecodedNode {
 
 export interface DecodedTensor {
   name: string;
+  /** onnx TensorProto.DataType */
+  dataType: number;
   values: number[];
   external?: { location: string; offset: number; length: number };
 }
@@ -20,7 +26,16 @@ export interface DecodedModel {
   opsets: [string, number][];
   nodes: Map<string, DecodedNode>;
   initializers: Map<string, DecodedTensor>;
+  /** Graph inputs and outputs with their element types. */
+  inputs: Map<string, number>;
+  outputs: Map<string, number>;
 }
+
+const halves = (bits: number[]): number[] => {
+  const out = new Float32Array(bits.length);
+  f16ToF32(Uint16Array.from(bits), out);
+  return [...out];
+};
 
 /** Decodes a model.onnx into plain records (the protobuf types are all optional). */
 export async function decodeModel(path: string): Promise<DecodedModel> {
@@ -36,14 +51,17 @@ export async function decodeModel(path: string): Promise<DecodedModel> {
   const initializers = new Map<string, DecodedTensor>((graph.initializer ?? []).map((t) => {
     const entry = (key: string): string | undefined => (t.externalData ?? []).find((e) => e.key === key)?.value ?? undefined;
     const location = entry('location');
-    const values = (t.floatData ?? []).length > 0 ? [...(t.floatData ?? [])] : (t.int64Data ?? []).map(Number);
+    const values = (t.floatData ?? []).length > 0 ? [...(t.floatData ?? [])]
+      : t.dataType === DataType.float16 ? halves(t.int32Data ?? []) : (t.int64Data ?? []).map(Number);
     const external = location === undefined ? {} : { external: { location, offset: Number(entry('offset')), length: Number(entry('length')) } };
-    return [t.name ?? '', { name: t.name ?? '', values, ...external }];
+    return [t.name ?? '', { name: t.name ?? '', dataType: t.dataType ?? 0, values, ...external }];
   }));
   return {
     irVersion: Number(m.irVersion),
     opsets: (m.opsetImport ?? []).map((o) => [o.domain ?? '', Number(o.version)]),
     nodes,
     initializers,
+    inputs: elemTypes(graph.input),
+    outputs: elemTypes(graph.output),
   };
 }

@@ -31,7 +31,7 @@ describe('gemma quantize', () => {
     }
     const manifest = JSON.parse(await readFile(join(out, MANIFEST_FILE), 'utf8')) as Manifest;
     assert.match(manifest.source.label, /RANDOM WEIGHTS/);
-    assert.deepEqual(manifest.weights, { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false });
+    assert.deepEqual(manifest.weights, { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' });
     assert.equal(manifest.ep, 'cpu');
     assert.equal(manifest.config.model_type, 'gemma2');
     assert.ok(!r.stderr.includes('\u001b['), 'no terminal control codes');

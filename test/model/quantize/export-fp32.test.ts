@@ -34,7 +34,7 @@ describe('fp32 export vs the float64 reference (window 8, caps binding, 24-token
     checkpoint = await bindingCheckpoint();
     root = await tempDir('fp32');
     const outDir = join(root, 'fp32');
-    const format = { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false } as const;
+    const format = { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu' } as const;
     await exportModel({ checkpointDir: checkpoint, outDir, format, label: 'binding' });
     ({ spec, weights } = await loadReferenceWeights(checkpoint));
     session = await loadSession(outDir);

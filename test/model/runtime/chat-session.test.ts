@@ -19,7 +19,7 @@ describe('chat sessions keep the cache across turns', () => {
   before(async () => {
     root = await tempDir('chat');
     dir = join(root, 'int8');
-    const format = { precision: 'int8', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false } as const;
+    const format = { precision: 'int8', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' } as const;
     await exportModel({ checkpointDir: await bindingCheckpoint(), outDir: dir, format, label: 'binding' });
     runtime = await openRuntime(dir, { threads: 1 });
   });

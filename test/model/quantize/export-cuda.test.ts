@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { newKey, pastKey } from '../../../src/onnx/io-names.js';
+import { DataType } from '../../../src/onnx/proto.js';
+import { exportModel } from '../../../src/quantize/export.js';
+import { MODEL_FILE } from '../../../src/quantize/manifest.js';
+import type { WeightFormat } from '../../../src/quantize/precision.js';
+import { Engine } from '../../../src/runtime/engine.js';
+import { loadModel, type LoadedModel } from '../../../src/runtime/model-session.js';
+import { logitError, type LogitError } from '../../helpers/logit-error.js';
+import { BINDING_CONFIG, bindingCheckpoint, PROMPT, tempDir } from '../../helpers/models.js';
+import { decodeModel, type DecodedModel } from '../../helpers/onnx-model.js';
+import { loadReferenceWeights } from '../../helpers/reference-weights.js';
+import { referenceForward } from '../../reference/gemma2-reference.js';
+
+const cuda: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cuda' };
+const cpuTwin: WeightFormat = { ...cuda, ep: 'cpu' };
+const { float16, float32 } = DataType;
+
+/** The CUDA graph run by the CPU EP (onnxruntime casts fp16 ops it has no CPU kernel for), through the runtime's fp16 cache. */
+async function engineLogits(model: LoadedModel, chunk: number): Promise<Float32Array[]> {
+  const engine = new Engine(model, { ctxSize: 64, prefillChunk: chunk });
+  const out: Float32Array[] = [];
+  for (let at = 0; at < PROMPT.length; at += chunk) out.push(...(await engine.feed(PROMPT.slice(at, at + chunk), true)).map((l) => l.slice()));
+  return out;
+}
+
+describe('the CUDA graph: fp16 attention, KV cache and linear layers around an fp32 residual stream', () => {
+  let root: string;
+  let graph: DecodedModel;
+  let model: LoadedModel;
+  let twin: LoadedModel;
+  let reference: Float64Array[];
+
+  before(async () => {
+    const checkpoint = await bindingCheckpoint();
+    root = await tempDir('cuda-graph');
+    await exportModel({ checkpointDir: checkpoint, outDir: join(root, 'cuda'), format: cuda, label: 'binding' });
+    await exportModel({ checkpointDir: checkpoint, outDir: join(root, 'cpu'), format: cpuTwin, label: 'binding' });
+    graph = await decodeModel(join(root, 'cuda', MODEL_FILE));
+    model = await loadModel(join(root, 'cuda'), { threads: 1, ep: 'cpu' });
+    twin = await loadModel(join(root, 'cpu'), { threads: 1 });
+    const { spec, weights } = await loadReferenceWeights(checkpoint);
+    reference = referenceForward(spec.config, weights, PROMPT).logits;
+  });
+  after(async () => {
+    await model?.session.release();
+    await twin?.session.release();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  test('the manifest records the EP; KV inputs and outputs are fp16, logits fp32', () => {
+    assert.equal(model.manifest.ep, 'cuda');
+    assert.equal(graph.inputs.get(pastKey(0, 0)), float16);
+    assert.equal(graph.outputs.get(newKey(1)), float16);
+    assert.equal(graph.outputs.get('logits'), float32);
+  });
+
+  test('every norm reads fp32: sub-layers are cast to fp16 on the way in and back to fp32 on the way out', () => {
+    const castTo = (name: string): number | undefined => (graph.nodes.get(name)?.opType === 'Cast' ? graph.nodes.get(name)!.attrs.to!.i : undefined);
+    for (let i = 0; i < BINDING_CONFIG.num_hidden_layers; i++) {
+      const p = `layers.${i}`;
+      assert.equal(castTo(`${p}.attn_in`), float16);
+      assert.equal(castTo(`${p}.mlp_in`), float16);
+      assert.deepEqual(graph.nodes.get(`${p}.post_attention_norm`)!.input[0], castTo(`${p}.attn_out`) === float32 ? `${p}.attn_out` : 'missing cast');
+      assert.deepEqual(graph.nodes.get(`${p}.post_feedforward_norm`)!.input[0], castTo(`${p}.mlp_out`) === float32 ? `${p}.mlp_out` : 'missing cast');
+      assert.equal(graph.nodes.get(`${p}.input_norm`)!.input[0], i === 0 ? 'embed.scaled' : `layers.${i - 1}.mlp_residual`);
+    }
+    assert.equal(castTo('embed.rows'), float32);
+    assert.equal(castTo('lm_head.out'), float32);
+    assert.equal(graph.nodes.get('final_softcap.div')!.input[0], 'lm_head.out');
+  });
+
+  test('both soft-caps are there: attention in fp16, final in fp32; scales and rotary caches are fp16', () => {
+    const cap = graph.initializers.get('layers.0.attn.softcap.cap')!;
+    assert.equal(cap.dataType, float16);
+    assert.equal(cap.values[0], BINDING_CONFIG.attn_logit_softcapping);
+    assert.equal(graph.initializers.get('final_softcap.cap')!.dataType, float32);
+    assert.equal(graph.initializers.get('layers.0.attn.masked_value')!.values[0], -Infinity);
+    assert.equal(graph.initializers.get('layers.0.attn.qkv.scales')!.dataType, float16);
+    assert.equal(graph.initializers.get('rope.cos_cache')!.dataType, float16);
+    assert.equal(graph.nodes.get('layers.0.attn.qkv')!.attrs.accuracy_level!.i, 0);
+  });
+
+  describe('numerics (measured on the CPU EP; docs/cuda.md)', () => {
+    let whole: LogitError;
+    let vsTwin: LogitError;
+    let stepwise: LogitError;
+
+    before(async () => {
+      const logits = await engineLogits(model, PROMPT.length);
+      whole = logitError(logits, reference);
+      vsTwin = logitError(logits, (await engineLogits(twin, PROMPT.length)).map((l) => Float64Array.from(l)));
+      stepwise = logitError(await engineLogits(model, 1), logits.map((l) => Float64Array.from(l)));
+    });
+
+    test('against the float64 reference it stays within the int4 CPU bounds', (t) => {
+      t.diagnostic(`vs reference: max ${whole.maxAbs.toFixed(3)} mean ${whole.meanAbs.toFixed(4)} top-1 ${whole.top1.toFixed(3)}`);
+      assert.ok(whole.maxAbs < 4.5 && whole.meanAbs < 0.75, `max ${whole.maxAbs} mean ${whole.meanAbs}`);
+      assert.ok(whole.top1 >= 1 - 1 / PROMPT.length, `top-1 ${whole.top1}`);
+    });
+
+    test('fp16 adds little to the same int4 weights computed in fp32', (t) => {
+      t.diagnostic(`vs int4 fp32 twin: max ${vsTwin.maxAbs.toFixed(4)} mean ${vsTwin.meanAbs.toFixed(5)}`);
+      assert.ok(vsTwin.maxAbs < 0.1 && vsTwin.meanAbs < 0.01, `max ${vsTwin.maxAbs} mean ${vsTwin.meanAbs}`);
+    });
+
+    test('token by token through the fp16 cache (past the window of 8) equals the whole prompt at once', (t) => {
+      t.diagnostic(`stepwise vs whole: max ${stepwise.maxAbs.toExponential(2)}`);
+      assert.ok(stepwise.maxAbs < 0.05, `max ${stepwise.maxAbs}`);
+      assert.equal(stepwise.top1, 1);
+    });
+  });
+});
