@@ -3,7 +3,7 @@
  * converts it to each precision, runs `gemma bench` (pp512, tg128 at depth 0 and 4096)
  * and times `gemma run <export> -p hi` to the first streamed byte, warm page cache.
  *
- *   node dist/bench/throughput.js [--shape 2b] [--precision int4,int8] [-r 3] [--depth 0,4096] [--threads 0] [--dir bench/out] [--keep]
+ *   node dist/bench/throughput.js [--shape 2b] [--precision int4,int8] [--ep cpu|cuda] [-r 3] [--depth 0,4096] [--threads 0] [--dir bench/out] [--keep]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -18,6 +18,7 @@ const GEMMA = join(PACKAGE_ROOT, 'bin', 'gemma');
 interface Options {
   shape: Shape;
   precisions: string[];
+  ep: string;
   repetitions: string;
   depths: string;
   threads: string;
@@ -30,6 +31,7 @@ function options(): Options {
     options: {
       shape: { type: 'string', default: '2b' },
       precision: { type: 'string', default: 'int4,int8' },
+      ep: { type: 'string', default: 'cpu' },
       r: { type: 'string', default: '3' },
       depth: { type: 'string', default: '0,4096' },
       threads: { type: 'string', default: '0' },
@@ -38,7 +40,7 @@ function options(): Options {
     },
   });
   if (!(values.shape in SHAPES)) throw new Error(`unknown shape ${values.shape}`);
-  return { shape: values.shape as Shape, precisions: values.precision.split(','), repetitions: values.r, depths: values.depth, threads: values.threads, dir: resolve(values.dir), keep: values.keep };
+  return { shape: values.shape as Shape, precisions: values.precision.split(','), ep: values.ep, repetitions: values.r, depths: values.depth, threads: values.threads, dir: resolve(values.dir), keep: values.keep };
 }
 
 function gemma(args: string[]): string {
@@ -48,22 +50,22 @@ function gemma(args: string[]): string {
 }
 
 /** Seconds from starting `gemma run` to the first byte of the answer on stdout. */
-function timeToFirstByte(exportDir: string, threads: string): Promise<number> {
+function timeToFirstByte(exportDir: string, o: Options): Promise<number> {
   return new Promise((ok, fail) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [GEMMA, 'run', exportDir, '-p', 'hi', '-n', '1', '--threads', threads], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, [GEMMA, 'run', exportDir, '-p', 'hi', '-n', '1', '--threads', o.threads, '--ep', o.ep], { stdio: ['ignore', 'pipe', 'ignore'] });
     child.stdout.once('data', () => ok((performance.now() - started) / 1000));
     child.on('close', (code) => (code === 0 ? undefined : fail(new Error(`gemma run exited ${code}`))));
   });
 }
 
 async function measure(ckpt: string, precision: string, o: Options): Promise<void> {
-  const out = join(o.dir, `gemma-2-${o.shape}-${precision}`);
-  if (!existsSync(join(out, 'gemma.json'))) gemma(['quantize', ckpt, '--out', out, '--precision', precision, '--json']);
-  const bench = gemma(['bench', out, '-p', '512', '-n', '128', '-r', o.repetitions, '-d', o.depths, '--threads', o.threads]);
-  await timeToFirstByte(out, o.threads);
-  const ttfb = [await timeToFirstByte(out, o.threads), await timeToFirstByte(out, o.threads), await timeToFirstByte(out, o.threads)].sort((a, b) => a - b)[1]!;
-  process.stdout.write(`\n### ${o.shape} ${precision}\n\n${bench}\n\`gemma run <export> -p hi\` to the first streamed byte (warm page cache, median of 3): ${ttfb.toFixed(2)} s\n`);
+  const out = join(o.dir, `gemma-2-${o.shape}-${precision}-${o.ep}`);
+  if (!existsSync(join(out, 'gemma.json'))) gemma(['quantize', ckpt, '--out', out, '--precision', precision, '--ep', o.ep, '--json']);
+  const bench = gemma(['bench', out, '-p', '512', '-n', '128', '-r', o.repetitions, '-d', o.depths, '--threads', o.threads, '--ep', o.ep]);
+  await timeToFirstByte(out, o);
+  const ttfb = [await timeToFirstByte(out, o), await timeToFirstByte(out, o), await timeToFirstByte(out, o)].sort((a, b) => a - b)[1]!;
+  process.stdout.write(`\n### ${o.shape} ${precision} ${o.ep}\n\n${bench}\n\`gemma run <export> -p hi\` to the first streamed byte (warm page cache, median of 3): ${ttfb.toFixed(2)} s\n`);
   if (!o.keep) await rm(out, { recursive: true, force: true });
 }
 

@@ -1,3 +1,4 @@
+import type { ExecutionProvider } from '../quantize/precision.js';
 import type { BenchResult } from '../runtime/bench.js';
 import { formatBytes } from './progress.js';
 
@@ -8,7 +9,7 @@ export interface BenchReport {
   precision: string;
   blockSize: number | null;
   sizeBytes: number;
-  ep: 'cpu';
+  ep: ExecutionProvider;
   threads: number | 'auto';
   loadMs: number;
   ttftPrompt: number;

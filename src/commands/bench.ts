@@ -12,6 +12,7 @@ import { BENCH_OPTIONS } from './bench-options.js';
 import { toCsv, toJson, toMarkdown, type BenchReport } from './bench-report.js';
 import { commandWithArgument, type OptionValues } from './option-defs.js';
 import { interactive, spinner } from './progress.js';
+import { cudaState } from '../cuda/cuda-state.js';
 import { resolveModel } from './resolve-model.js';
 
 type BenchOptions = OptionValues<typeof BENCH_OPTIONS>;
@@ -33,9 +34,9 @@ export function planTests(o: BenchOptions, ctxSize: number): BenchTest[] {
 async function bench(model: string, o: BenchOptions): Promise<void> {
   if (o.json && o.csv) throw new GemmaError('choose one of --json and --csv');
   const show = !o.json && !o.csv && process.stderr.isTTY === true;
-  const dir = await resolveModel(model, interactive(o.json || o.csv));
+  const { dir, ep } = await resolveModel(model, interactive(o.json || o.csv), o.ep, cudaState);
   const started = performance.now();
-  const loaded = await loadModel(dir, { threads: o.threads });
+  const loaded = await loadModel(dir, { threads: o.threads, ep });
   const loadMs = performance.now() - started;
   try {
     const max = loaded.spec.config.max_position_embeddings;
@@ -54,7 +55,7 @@ async function bench(model: string, o: BenchOptions): Promise<void> {
     const w = loaded.manifest.weights;
     const report: BenchReport = {
       model, source: loaded.manifest.source.label, variant: variantName(w), precision: w.precision,
-      blockSize: w.precision === 'fp32' ? null : w.blockSize, sizeBytes: sizes[0]! + sizes[1]!, ep: 'cpu',
+      blockSize: w.precision === 'fp32' ? null : w.blockSize, sizeBytes: sizes[0]! + sizes[1]!, ep,
       threads: o.threads === 0 ? 'auto' : o.threads, loadMs, ttftPrompt, ttftMs,
       peakRssBytes: process.resourceUsage().maxRSS * 1024, tests: results,
     };

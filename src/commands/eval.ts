@@ -5,6 +5,7 @@ import { openRuntime } from '../runtime/runtime.js';
 import { GemmaError } from '../util/errors.js';
 import { commandWithArgument, flag, text, type OptionValues } from './option-defs.js';
 import { byteBar, interactive, spinner } from './progress.js';
+import { cudaState } from '../cuda/cuda-state.js';
 import { resolveModel } from './resolve-model.js';
 import { MODEL_OPTIONS } from './run-options.js';
 
@@ -22,9 +23,9 @@ async function evaluate(model: string, o: EvalOptions): Promise<void> {
     throw new GemmaError(`cannot read ${o.file}`);
   });
   const show = interactive(o.json);
-  const dir = await resolveModel(model, show);
+  const { dir, ep } = await resolveModel(model, show, o.ep, cudaState);
   const wait = spinner(show, `Loading ${model}`);
-  const runtime = await openRuntime(dir, { threads: o.threads, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}) }).finally(() => wait.stop());
+  const runtime = await openRuntime(dir, { threads: o.threads, ep, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}) }).finally(() => wait.stop());
   try {
     const ids = [runtime.tokenizer.bosId, ...runtime.tokenizer.encode(content)];
     if (ids.length < 2) throw new GemmaError(`${o.file} has no text to score`);

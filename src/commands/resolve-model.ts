@@ -2,21 +2,31 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportModel } from '../quantize/export.js';
 import { MANIFEST_FILE } from '../quantize/manifest.js';
-import { variantName, type WeightFormat } from '../quantize/precision.js';
+import { defaultAccuracyLevel, variantName, type ExecutionProvider, type WeightFormat } from '../quantize/precision.js';
+import { conversionTarget, runTarget, type CudaState, type EpChoice } from '../runtime/execution-provider.js';
 import { readManifest } from '../runtime/model-session.js';
 import { GemmaError } from '../util/errors.js';
 import { exportsDir, gemmaHome } from '../util/paths.js';
 import { resolveCheckpoint, type CheckpointSource } from './model-source.js';
 import { byteBar } from './progress.js';
 
-/** What `run`, `eval` and `bench` convert a checkpoint to when given one: the `gemma quantize` defaults. */
-export const DEFAULT_FORMAT: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' };
+/** What `run`, `eval` and `bench` convert a checkpoint to when given one: the `gemma quantize` defaults for that EP. */
+export const defaultFormat = (ep: ExecutionProvider): WeightFormat =>
+  ({ precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: defaultAccuracyLevel(ep), keepEmbeddings: false, ep });
+
+export interface ResolvedModel {
+  dir: string;
+  ep: ExecutionProvider;
+}
+
+/** Stands in for CUDA's state where no answer can change the decision. */
+const NOT_ASKED: CudaState = { ready: false, gpu: false, problems: ['not checked'] };
 
 const isFile = (path: string): Promise<boolean> => stat(path).then((s) => s.isFile(), () => false);
 
 /** Converts a checkpoint on first use into the cache; later runs reuse the export if it came from the same folder. */
-async function cachedExport(source: CheckpointSource, showProgress: boolean): Promise<string> {
-  const outDir = join(exportsDir(gemmaHome(), source.name), variantName(DEFAULT_FORMAT));
+async function cachedExport(source: CheckpointSource, format: WeightFormat, showProgress: boolean): Promise<string> {
+  const outDir = join(exportsDir(gemmaHome(), source.name), variantName(format));
   if (await isFile(join(outDir, MANIFEST_FILE))) {
     const manifest = await readManifest(outDir).catch(() => undefined);
     if (manifest?.source.path === source.dir) return outDir;
@@ -24,8 +34,8 @@ async function cachedExport(source: CheckpointSource, showProgress: boolean): Pr
   let bar = byteBar(false, '', 0);
   try {
     await exportModel({
-      checkpointDir: source.dir, outDir, format: DEFAULT_FORMAT, label: source.label,
-      onStart: ({ bytes }) => (bar = byteBar(showProgress, `Converting ${source.name} to int4`, bytes)),
+      checkpointDir: source.dir, outDir, format, label: source.label,
+      onStart: ({ bytes }) => (bar = byteBar(showProgress, `Converting ${source.name} to ${variantName(format)}`, bytes)),
       onProgress: ({ tensor, bytes }) => bar.advance(bytes, tensor),
     });
   } finally {
@@ -35,14 +45,22 @@ async function cachedExport(source: CheckpointSource, showProgress: boolean): Pr
 }
 
 /**
- * The export folder for a model argument: an export folder as it is; a Hugging Face
- * checkpoint folder or `tiny-random`, converted with the default settings on first use.
+ * The export folder for a model argument and the EP to run it on: an export folder as it
+ * is; a Hugging Face checkpoint folder or `tiny-random`, converted with the default
+ * settings for the chosen EP on first use. CUDA's state is looked at only when it matters.
  */
-export async function resolveModel(arg: string, showProgress: boolean): Promise<string> {
-  if (await isFile(join(arg, MANIFEST_FILE))) return arg;
+export async function resolveModel(arg: string, showProgress: boolean, choice: EpChoice, cuda: () => Promise<CudaState>): Promise<ResolvedModel> {
+  if (await isFile(join(arg, MANIFEST_FILE))) {
+    const built = (await readManifest(arg)).ep;
+    const state = built === 'cuda' ? await cuda() : NOT_ASKED;
+    return { dir: arg, ep: runTarget(choice, built, state) };
+  }
   const source = await resolveCheckpoint(arg, showProgress);
   if (!(await isFile(join(source.dir, 'config.json')))) {
     throw new GemmaError(`${arg} is neither a gemma export (no ${MANIFEST_FILE}) nor a Hugging Face checkpoint (no config.json)`);
   }
-  return cachedExport(source, showProgress);
+  const target = conversionTarget(choice, choice === 'cpu' ? NOT_ASKED : await cuda());
+  if (target.notice !== undefined) process.stderr.write(`gemma: ${target.notice}\n`);
+  return { dir: await cachedExport(source, defaultFormat(target.ep), showProgress), ep: target.ep };
 }
+

@@ -1,4 +1,5 @@
-import { flag, inRange, integer, optionalNumber, text } from './option-defs.js';
+import { EP_CHOICES } from '../runtime/execution-provider.js';
+import { choice, flag, inRange, integer, optionalNumber, text } from './option-defs.js';
 
 const atLeast = (min: number) => (n: number): string | undefined => (n < min ? `must be at least ${min}` : undefined);
 const positiveOrAll = (n: number): string | undefined => (n === 0 || n < -1 ? 'must be positive, or -1 for no limit' : undefined);
@@ -7,6 +8,7 @@ const positiveOrAll = (n: number): string | undefined => (n === 0 || n < -1 ? 'm
 export const MODEL_OPTIONS = {
   ctxSize: optionalNumber('-c, --ctx-size <n>', "context size in tokens (default: the model's max_position_embeddings, 8192 for Gemma 2)", atLeast(2), true),
   threads: integer('-t, --threads <n>', 'CPU threads for onnxruntime (0: one per physical core)', 0, inRange(0, 1024)),
+  ep: choice('--ep <provider>', 'execution provider: auto uses CUDA when this machine can (gemma doctor tells), else the CPU; checkpoints are converted for the chosen one', EP_CHOICES, 'auto'),
 };
 
 /** Sampling: each one left out comes from the model's generation_config.json, then from llama.cpp's defaults. */

@@ -6,6 +6,7 @@ import { GemmaError } from '../util/errors.js';
 import { commandWithArgument, type OptionValues } from './option-defs.js';
 import { interactive, spinner } from './progress.js';
 import { repl } from './repl.js';
+import { cudaState } from '../cuda/cuda-state.js';
 import { resolveModel } from './resolve-model.js';
 import { RUN_OPTIONS } from './run-options.js';
 import { jsonResult, notices, statsLine } from './turn-report.js';
@@ -14,10 +15,10 @@ import { turnOptions } from './turn-options.js';
 type RunOptions = OptionValues<typeof RUN_OPTIONS>;
 
 async function open(model: string, o: RunOptions, show: boolean): Promise<{ runtime: RemoteRuntime; info: RuntimeInfo }> {
-  const dir = await resolveModel(model, show);
+  const { dir, ep } = await resolveModel(model, show, o.ep, cudaState);
   const wait = spinner(show, `Loading ${model}`);
   try {
-    const opened = await RemoteRuntime.open(dir, { threads: o.threads, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}), ...(o.system !== undefined ? { system: o.system } : {}) });
+    const opened = await RemoteRuntime.open(dir, { threads: o.threads, ep, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}), ...(o.system !== undefined ? { system: o.system } : {}) });
     wait.stop();
     return opened;
   } catch (err) {

@@ -32,6 +32,8 @@ export async function readManifest(dir: string): Promise<Manifest> {
   if (manifest.contract !== GRAPH_CONTRACT) {
     throw new GemmaError(`${dir} was exported with graph contract ${String(manifest.contract)}, this gemma needs ${GRAPH_CONTRACT}: convert it again with gemma quantize`);
   }
+  // Exports written before CUDA graphs existed are CPU graphs and did not record it in the weights.
+  manifest.weights.ep ??= manifest.ep ?? 'cpu';
   return manifest;
 }
 

@@ -1,3 +1,4 @@
+import type { ExecutionProvider } from '../quantize/precision.js';
 import { GemmaError } from '../util/errors.js';
 import { ChatSession } from './chat-session.js';
 import { Engine } from './engine.js';
@@ -7,6 +8,8 @@ import { loadTokenizer, type GemmaTokenizer } from './tokenizer.js';
 
 export interface RuntimeOptions {
   threads: number;
+  /** Default: the EP the export was built for. */
+  ep?: ExecutionProvider;
   /** Default: the model's max_position_embeddings. */
   ctxSize?: number;
   prefillChunk?: number;
@@ -27,7 +30,7 @@ export interface Runtime {
 export const DEFAULT_PREFILL_CHUNK = 512;
 
 export async function openRuntime(dir: string, options: RuntimeOptions): Promise<Runtime> {
-  const model = await loadModel(dir, { threads: options.threads });
+  const model = await loadModel(dir, { threads: options.threads, ...(options.ep !== undefined ? { ep: options.ep } : {}) });
   const tokenizer = await loadTokenizer(dir);
   const max = model.spec.config.max_position_embeddings;
   const ctxSize = options.ctxSize ?? max;

@@ -1,0 +1,81 @@
+/**
+ * The CUDA graph's numerics on a GPU: a tiny random Gemma 2 whose sliding window (8) and
+ * attention soft-cap (4) bind, exported int4 for CUDA, run by the CUDA EP and compared with
+ * the same graph on the CPU EP and with the fp32 CPU export, over a prompt three windows
+ * long and a greedy continuation. Exits 1 when the CUDA EP strays from the CPU EP.
+ *
+ *   node dist/bench/cuda-logits.js [--dir bench/out]
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { generateRandomCheckpoint } from '../src/checkpoint/random-checkpoint.js';
+import { exportModel } from '../src/quantize/export.js';
+import type { ExecutionProvider, WeightFormat } from '../src/quantize/precision.js';
+import { Engine } from '../src/runtime/engine.js';
+import { loadModel } from '../src/runtime/model-session.js';
+import { argmax } from '../src/runtime/sampler.js';
+import { PACKAGE_ROOT } from '../src/util/package-root.js';
+import { logitError, type LogitError } from '../test/helpers/logit-error.js';
+import { BINDING_CONFIG, BINDING_OPTIONS, PROMPT } from '../test/helpers/models.js';
+
+/** fp16 on both EPs, but different kernels and accumulation orders: logits span ±30. */
+const MAX_EP_DIFFERENCE = 0.1;
+const STEPS = 32;
+const int4: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cuda' };
+const fp32: WeightFormat = { ...int4, precision: 'fp32', ep: 'cpu' };
+
+interface Run {
+  prompt: Float32Array[];
+  greedy: number[];
+  ms: number;
+}
+
+async function runOn(dir: string, ep: ExecutionProvider): Promise<Run> {
+  const model = await loadModel(dir, { threads: 1, ep });
+  try {
+    const engine = new Engine(model, { ctxSize: BINDING_CONFIG.max_position_embeddings, prefillChunk: 512 });
+    const started = performance.now();
+    const prompt = (await engine.feed(PROMPT, true)).map((l) => l.slice());
+    const greedy = [argmax(prompt[prompt.length - 1]!)];
+    while (greedy.length < STEPS) greedy.push(argmax((await engine.feed([greedy[greedy.length - 1]!]))[0]!));
+    return { prompt, greedy, ms: performance.now() - started };
+  } finally {
+    await model.session.release();
+  }
+}
+
+const row = (what: string, e: LogitError): string => `| ${what} | ${e.maxAbs.toFixed(4)} | ${e.meanAbs.toFixed(5)} | ${e.top1.toFixed(3)} |`;
+const asReference = (logits: Float32Array[]): Float64Array[] => logits.map((l) => Float64Array.from(l));
+const agreement = (a: number[], b: number[]): number => a.findIndex((id, i) => id !== b[i]) === -1 ? a.length : a.findIndex((id, i) => id !== b[i]);
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { dir: { type: 'string', default: join(PACKAGE_ROOT, 'bench', 'out') } } });
+  const root = join(resolve(values.dir), 'cuda-logits');
+  await rm(root, { recursive: true, force: true });
+  await mkdir(root, { recursive: true });
+  const checkpoint = join(root, 'checkpoint');
+  await generateRandomCheckpoint(checkpoint, { ...BINDING_OPTIONS, config: BINDING_CONFIG });
+  for (const [name, format] of [['cuda', int4], ['fp32', fp32]] as const) {
+    await exportModel({ checkpointDir: checkpoint, outDir: join(root, name), format, label: 'cuda-logits (random weights)' });
+  }
+  const onCuda = await runOn(join(root, 'cuda'), 'cuda');
+  const onCpu = await runOn(join(root, 'cuda'), 'cpu');
+  const exact = await runOn(join(root, 'fp32'), 'cpu');
+  const epError = logitError(onCuda.prompt, asReference(onCpu.prompt));
+  process.stdout.write([
+    `Tiny binding model (window ${BINDING_CONFIG.sliding_window}, attention cap ${BINDING_CONFIG.attn_logit_softcapping}), ${PROMPT.length}-token prompt, all positions:`,
+    '',
+    '| int4 CUDA graph on the CUDA EP vs | max abs Δlogit | mean abs Δlogit | top-1 agreement |',
+    '|---|---|---|---|',
+    row('the same graph on the CPU EP', epError),
+    row('the fp32 CPU export (int4 + fp16 error)', logitError(onCuda.prompt, asReference(exact.prompt))),
+    '',
+    `Greedy continuation: the first ${agreement(onCuda.greedy, onCpu.greedy)} of ${STEPS} tokens equal the CPU EP's, the first ${agreement(onCuda.greedy, exact.greedy)} the fp32 export's.`,
+    `Tolerance: max abs Δlogit between the EPs < ${MAX_EP_DIFFERENCE}.`,
+    '',
+  ].join('\n'));
+  if (epError.maxAbs >= MAX_EP_DIFFERENCE) process.exitCode = 1;
+}
+
+await main();
