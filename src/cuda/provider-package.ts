@@ -19,6 +19,8 @@ export interface ProviderPackage {
   dirInTarball: string;
   /** The onnxruntime version the libraries were built for: the provider bridge needs an exact match. */
   ortVersion: string;
+  /** The library that carries ortVersion as a string, which identifies a build that did not come from the tarball. */
+  versionFile: string;
   files: readonly ProviderFile[];
 }
 
@@ -35,6 +37,7 @@ export const CUDA_PROVIDER_PACKAGE: ProviderPackage = {
   integrity: 'sha512-FopIhNE/Ng+v2X65wVc9clPCBCvhvA53Hxo2U0Kf5fGdVsC7iCA+mZ0KLWggcQAj7TIZ6pNidR4AC10g74Xo6w==',
   dirInTarball: 'package/Plugins/Linux/x64',
   ortVersion: '1.29.0',
+  versionFile: CUDA_LIB,
   files: [
     { name: SHARED_LIB, bytes: 14_632, sha256: 'c6a12593396095f5670160e284c35d1700b7708cf3037b7042e2a5200ccae772' },
     { name: CUDA_LIB, bytes: 229_780_440, sha256: '56cf3254b118ad837ccc4ed8f6d1b23504bbf7ef91b34cbc0b289cb7f10b3037' },
