@@ -56,11 +56,13 @@ export function tarballUrl(pkg: ProviderPackage, registry: string): string {
   return `${base}${pkg.name}/-/${unscoped}-${pkg.version}.tgz`;
 }
 
-function packageRoot(entry: string, name: string): string {
+function ortPackage(): { root: string; version: string } {
+  const entry = createRequire(import.meta.url).resolve('onnxruntime-node');
   for (let dir = dirname(entry); ; dir = dirname(dir)) {
     const file = join(dir, 'package.json');
-    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === name) return dir;
-    if (dirname(dir) === dir) throw new Error(`package.json of ${name} not found above ${entry}`);
+    const pkg = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string }) : {};
+    if (pkg.name === 'onnxruntime-node') return { root: dir, version: pkg.version ?? 'unknown' };
+    if (dirname(dir) === dir) throw new Error(`package.json of onnxruntime-node not found above ${entry}`);
   }
 }
 
@@ -68,7 +70,7 @@ function packageRoot(entry: string, name: string): string {
  * The folder holding onnxruntime-node's libonnxruntime.so.1: ORT loads the provider libraries by absolute path from
  * there, so this is the only place they work.
  */
-export function ortLibDir(): string {
-  const root = packageRoot(createRequire(import.meta.url).resolve('onnxruntime-node'), 'onnxruntime-node');
-  return join(root, 'bin', 'napi-v6', process.platform, process.arch);
-}
+export const ortLibDir = (): string => join(ortPackage().root, 'bin', 'napi-v6', process.platform, process.arch);
+
+/** The installed onnxruntime-node version, read without loading the native library. */
+export const ortNodeVersion = (): string => ortPackage().version;
