@@ -19,8 +19,9 @@ export function targetError(err: unknown, dir: string): unknown {
 
 /** fetch() failed before any response: offline, DNS, proxy or firewall. */
 export function unreachableError(err: unknown, url: string): GemmaError {
-  const cause = code((err as { cause?: unknown }).cause) ?? (err as Error).message;
-  return new GemmaError(`cannot reach ${new URL(url).host} (${cause}): download ${url} elsewhere and run gemma setup cuda --from <that file>`);
+  const cause = (err as { cause?: NodeJS.ErrnoException }).cause;
+  const why = cause?.code ?? cause?.message ?? (err as Error).message;
+  return new GemmaError(`cannot reach ${new URL(url).host} (${why}): download ${url} elsewhere and run gemma setup cuda --from <that file>`);
 }
 
 export const integrityError = (what: string, expected: string, actual: string): GemmaError =>
