@@ -21,6 +21,8 @@ const LDD = `\tlinux-vdso.so.1 (0x00007ffd3b1f2000)
 const LDCONFIG = `1234 libs found in cache \`/etc/ld.so.cache'
 \tlibcudnn.so.9 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcudnn.so.9
 \tlibcudart.so.13 (libc6,x86-64) => /usr/local/cuda-13.0/lib/libcudart.so.13
+\tlibcuda.so.1 (libc6,x86-64) => /usr/local/nvidia/lib64/libcuda.so.1
+\tlibcuda.so.1 (libc6,x86-64) => /lib/libcuda.so.1
 \tlibc.so.6 (libc6,x86-64, OS ABI: Linux 3.2.0) => /lib/x86_64-linux-gnu/libc.so.6
 `;
 
@@ -29,11 +31,12 @@ test('parseLddMissing names only the libraries ldd could not find', () => {
   assert.deepEqual(parseLddMissing('\tlibc.so.6 => /lib/libc.so.6 (0x1)\n'), []);
 });
 
-test('parseLdconfig maps names to paths', () => {
+test('parseLdconfig maps names to paths (lines as on an H100 machine)', () => {
   const libs = parseLdconfig(LDCONFIG);
   assert.equal(libs.get('libcudnn.so.9'), '/usr/lib/x86_64-linux-gnu/libcudnn.so.9');
   assert.equal(libs.get('libc.so.6'), '/lib/x86_64-linux-gnu/libc.so.6');
-  assert.equal(libs.size, 3);
+  assert.equal(libs.get('libcuda.so.1'), '/usr/local/nvidia/lib64/libcuda.so.1', 'the first entry is the one the loader uses');
+  assert.equal(libs.size, 4);
 });
 
 test('libraryFix says what to install', () => {
