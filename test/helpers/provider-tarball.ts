@@ -1,12 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CUDA_LIB, CUDA_PROVIDER_PACKAGE, SHARED_LIB, type ProviderPackage } from '../../src/cuda/provider-package.js';
 
 export interface FakeProviderPackage {
-  /** Scratch folder holding everything below. */
+  /** The scratch folder given, holding everything below. */
   root: string;
   tgz: string;
   tgzBytes: Buffer;
@@ -27,8 +26,7 @@ function fakeCudaLib(bytes: number): Buffer {
 }
 
 /** A small tarball laid out like the real package (with the tensorrt library and Unity .meta files to skip). */
-export async function fakeProviderPackage(cudaBytes = 300_000): Promise<FakeProviderPackage> {
-  const root = await mkdtemp(join(tmpdir(), 'gemma-cuda-pkg-'));
+export async function fakeProviderPackage(root: string, cudaBytes = 300_000): Promise<FakeProviderPackage> {
   const libsDir = join(root, CUDA_PROVIDER_PACKAGE.dirInTarball);
   await mkdir(libsDir, { recursive: true });
   const contents: Record<string, Buffer> = { [SHARED_LIB]: Buffer.from('shared provider bridge\n'), [CUDA_LIB]: fakeCudaLib(cudaBytes) };

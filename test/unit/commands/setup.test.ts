@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gemma } from '../../helpers/cli.js';
+import { tempDirs } from '../../helpers/temp-dirs.js';
+
+const scratch = tempDirs('gemma-setup-');
 
 // Only failures before anything is written run through the CLI: its target is the real onnxruntime-node folder.
 
@@ -14,7 +16,7 @@ test('gemma setup cuda --from a missing path fails with one line', async () => {
 });
 
 test('gemma setup cuda --from a file that is not the pinned tarball fails the integrity check', async () => {
-  const bad = join(await mkdtemp(join(tmpdir(), 'gemma-setup-')), 'bad.tgz');
+  const bad = join(await scratch(), 'bad.tgz');
   await writeFile(bad, 'not a tarball');
   const result = await gemma(['setup', 'cuda', '--from', bad, '--json']);
   assert.equal(result.code, 1);

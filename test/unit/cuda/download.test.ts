@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { DownloadProgress } from '../../../src/cuda/download.js';
 import { installProviderLibs } from '../../../src/cuda/install.js';
 import { CUDA_LIB, SHARED_LIB, tarballUrl } from '../../../src/cuda/provider-package.js';
+import { tempDirs } from '../../helpers/temp-dirs.js';
 import { fakeProviderPackage, type FakeProviderPackage } from '../../helpers/provider-tarball.js';
 
 /**
@@ -19,6 +18,7 @@ let fake: FakeProviderPackage;
 let server: Server;
 let base: string;
 const requests: string[] = [];
+const target = tempDirs('gemma-cuda-dl-');
 
 function serve(mode: string, s: ServerResponse): void {
   const body = fake.tgzBytes;
@@ -31,7 +31,7 @@ function serve(mode: string, s: ServerResponse): void {
 }
 
 before(async () => {
-  fake = await fakeProviderPackage(2_000_000);
+  fake = await fakeProviderPackage(await target(), 2_000_000);
   server = createServer((q, s) => {
     requests.push(q.url ?? '');
     serve((q.url ?? '').split('/')[1] ?? '', s);
@@ -44,8 +44,6 @@ after(async () => {
   server.closeAllConnections();
   await new Promise((ok) => server.close(ok));
 });
-
-const target = (): Promise<string> => mkdtemp(join(tmpdir(), 'gemma-cuda-dl-'));
 
 test('downloads the tarball npm would, reports progress, verifies and installs; a second run downloads nothing', async () => {
   const dir = await target();

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { findGpus, parseDriverVersion, parseGpuInformation, parseNvidiaSmi } from '../../../src/cuda/gpu.js';
+import { tempDirs } from '../../helpers/temp-dirs.js';
+
+const scratch = tempDirs('gemma-gpu-');
 
 const PROPRIETARY = 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.129.03  Thu Oct 19 18:56:32 UTC 2023\nGCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n';
 // OPEN and INFORMATION are verbatim from an H100 machine (open kernel module 580.159.04).
@@ -45,7 +47,7 @@ test('parseNvidiaSmi reads one GPU a line', () => {
 });
 
 test('findGpus falls back to /proc when nvidia-smi is absent', async () => {
-  const proc = await mkdtemp(join(tmpdir(), 'gemma-proc-nvidia-'));
+  const proc = await scratch();
   await mkdir(join(proc, 'gpus', '0000:00:06.0'), { recursive: true });
   await writeFile(join(proc, 'version'), OPEN);
   await writeFile(join(proc, 'gpus', '0000:00:06.0', 'information'), INFORMATION);
@@ -54,7 +56,7 @@ test('findGpus falls back to /proc when nvidia-smi is absent', async () => {
 });
 
 test('findGpus prefers nvidia-smi, and says why it found nothing', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'gemma-smi-'));
+  const dir = await scratch();
   const smi = join(dir, 'nvidia-smi');
   await writeFile(smi, '#!/bin/sh\necho "NVIDIA L4, 560.35.03, 23034 MiB"\n');
   await chmod(smi, 0o755);

@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { installProviderLibs } from '../../../src/cuda/install.js';
 import { targetError } from '../../../src/cuda/install-errors.js';
 import { CUDA_LIB, SHARED_LIB } from '../../../src/cuda/provider-package.js';
+import { tempDirs } from '../../helpers/temp-dirs.js';
 import { fakeProviderPackage, type FakeProviderPackage } from '../../helpers/provider-tarball.js';
 
 let fake: FakeProviderPackage;
-before(async () => (fake = await fakeProviderPackage()));
-
-const target = (): Promise<string> => mkdtemp(join(tmpdir(), 'gemma-cuda-target-'));
+const target = tempDirs('gemma-cuda-target-');
+before(async () => (fake = await fakeProviderPackage(await target())));
 
 async function assertInstalled(dir: string): Promise<void> {
   assert.deepEqual((await readdir(dir)).sort(), [CUDA_LIB, SHARED_LIB]);
@@ -63,7 +62,7 @@ test('installs from a folder holding the libraries, checking the ORT version str
 });
 
 test('refuses a folder whose CUDA library lacks the version string, or that lacks a library', async () => {
-  const other = await mkdtemp(join(tmpdir(), 'gemma-cuda-libs-'));
+  const other = await target();
   await writeFile(join(other, SHARED_LIB), 'shared');
   const dir = await target();
   await assert.rejects(installProviderLibs({ targetDir: dir, from: other, pkg: fake.pkg }), new RegExp(`no ${CUDA_LIB.replace(/\./g, '\\.')} in it`));

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CUDA_LIB, SHARED_LIB } from '../../../src/cuda/provider-package.js';
 import {
   CUDNN, cudaReadiness, findLibrary, libraryFix, parseLdconfig, parseLddMissing, providerStatus, readinessProblems, type ProviderStatus,
 } from '../../../src/cuda/provider-status.js';
+import { tempDirs } from '../../helpers/temp-dirs.js';
+
+const scratch = tempDirs('gemma-provider-status-');
 
 const LDD = `\tlinux-vdso.so.1 (0x00007ffd3b1f2000)
 \tlibcublasLt.so.13 => not found
@@ -47,14 +49,14 @@ test('libraryFix says what to install', () => {
 });
 
 test('findLibrary looks in LD_LIBRARY_PATH folders', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'gemma-ldpath-'));
+  const dir = await scratch();
   await writeFile(join(dir, CUDNN), '');
   assert.equal(await findLibrary(CUDNN, { LD_LIBRARY_PATH: `/nonexistent:${dir}` }), join(dir, CUDNN));
   assert.equal(await findLibrary('libgemma-test-absent.so.1', { LD_LIBRARY_PATH: dir }), undefined);
 });
 
 test('providerStatus lists present and missing provider files', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'gemma-provider-status-'));
+  const dir = await scratch();
   const empty = await providerStatus(dir, {});
   assert.deepEqual(empty.files.map((f) => f.present), [false, false]);
   assert.deepEqual(empty.missingLibraries, []);
@@ -82,7 +84,7 @@ test('readinessProblems: one phrase per problem, each with its fix', () => {
 });
 
 test('cudaReadiness on a machine without a GPU or libraries is not ready', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'gemma-readiness-'));
+  const dir = await scratch();
   const readiness = await cudaReadiness({ dir, gpu: { procDir: join(dir, 'no-proc'), nvidiaSmi: join(dir, 'no-smi') } });
   assert.equal(readiness.ready, false);
   assert.deepEqual(readiness.problems, [`no NVIDIA GPU found (${join(dir, 'no-proc')} missing)`, 'CUDA provider libraries not installed (run: gemma setup cuda)']);

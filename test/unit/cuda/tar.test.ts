@@ -2,19 +2,21 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { extractEntries, parsePax, safeEntryName } from '../../../src/cuda/tar.js';
+import { tempDirs } from '../../helpers/temp-dirs.js';
+
+const tempDir = tempDirs('gemma-tar-');
 
 const LONG = `${'deep-folder-name/'.repeat(8)}libwith-a-name-longer-than-a-hundred-characters.so`;
 
 /** A scratch folder holding `src/<files>` and an empty `out/`. */
 async function scratch(files: Record<string, string | Buffer>): Promise<{ dir: string; src: string; out: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'gemma-tar-'));
+  const dir = await tempDir();
   for (const [name, data] of Object.entries(files)) {
     await mkdir(join(dir, 'src', name, '..'), { recursive: true });
     await writeFile(join(dir, 'src', name), data);
