@@ -6,6 +6,8 @@ import { benchCommand } from './commands/bench.js';
 import { pullCommand } from './commands/pull.js';
 import { listCommand } from './commands/list.js';
 import { rmCommand } from './commands/rm.js';
+import { setupCommand } from './commands/setup.js';
+import { doctorCommand } from './commands/doctor.js';
 import { GemmaError } from './util/errors.js';
 import { VERSION } from './util/package-root.js';
 
@@ -20,7 +22,7 @@ export function program(): Command {
     .showSuggestionAfterError(true)
     .configureOutput(output)
     .configureHelp(help);
-  for (const cmd of [quantizeCommand(), runCommand(), evalCommand(), benchCommand(), pullCommand(), listCommand(), rmCommand()]) root.addCommand(cmd.configureOutput(output).configureHelp(help));
+  for (const cmd of [quantizeCommand(), runCommand(), evalCommand(), benchCommand(), pullCommand(), listCommand(), rmCommand(), setupCommand(), doctorCommand()]) root.addCommand(cmd.configureOutput(output).configureHelp(help));
   return root;
 }
 
