@@ -12,7 +12,7 @@ import { BENCH_OPTIONS } from './bench-options.js';
 import { toCsv, toJson, toMarkdown, type BenchReport } from './bench-report.js';
 import { commandWithArgument, type OptionValues } from './option-defs.js';
 import { interactive, spinner } from './progress.js';
-import { cudaState } from '../cuda/cuda-state.js';
+import { cudaReadiness } from '../cuda/provider-status.js';
 import { resolveModel } from './resolve-model.js';
 
 type BenchOptions = OptionValues<typeof BENCH_OPTIONS>;
@@ -34,7 +34,7 @@ export function planTests(o: BenchOptions, ctxSize: number): BenchTest[] {
 async function bench(model: string, o: BenchOptions): Promise<void> {
   if (o.json && o.csv) throw new GemmaError('choose one of --json and --csv');
   const show = !o.json && !o.csv && process.stderr.isTTY === true;
-  const { dir, ep } = await resolveModel(model, interactive(o.json || o.csv), o.ep, cudaState);
+  const { dir, ep } = await resolveModel(model, interactive(o.json || o.csv), o.ep, () => cudaReadiness());
   const started = performance.now();
   const loaded = await loadModel(dir, { threads: o.threads, ep });
   const loadMs = performance.now() - started;

@@ -5,7 +5,7 @@ import { openRuntime } from '../runtime/runtime.js';
 import { GemmaError } from '../util/errors.js';
 import { commandWithArgument, flag, text, type OptionValues } from './option-defs.js';
 import { byteBar, interactive, spinner } from './progress.js';
-import { cudaState } from '../cuda/cuda-state.js';
+import { cudaReadiness } from '../cuda/provider-status.js';
 import { resolveModel } from './resolve-model.js';
 import { MODEL_OPTIONS } from './run-options.js';
 
@@ -23,7 +23,7 @@ async function evaluate(model: string, o: EvalOptions): Promise<void> {
     throw new GemmaError(`cannot read ${o.file}`);
   });
   const show = interactive(o.json);
-  const { dir, ep } = await resolveModel(model, show, o.ep, cudaState);
+  const { dir, ep } = await resolveModel(model, show, o.ep, () => cudaReadiness());
   const wait = spinner(show, `Loading ${model}`);
   const runtime = await openRuntime(dir, { threads: o.threads, ep, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}) }).finally(() => wait.stop());
   try {

@@ -6,7 +6,7 @@ import { GemmaError } from '../util/errors.js';
 import { commandWithArgument, type OptionValues } from './option-defs.js';
 import { interactive, spinner } from './progress.js';
 import { repl } from './repl.js';
-import { cudaState } from '../cuda/cuda-state.js';
+import { cudaReadiness } from '../cuda/provider-status.js';
 import { resolveModel } from './resolve-model.js';
 import { RUN_OPTIONS } from './run-options.js';
 import { jsonResult, notices, statsLine } from './turn-report.js';
@@ -15,7 +15,7 @@ import { turnOptions } from './turn-options.js';
 type RunOptions = OptionValues<typeof RUN_OPTIONS>;
 
 async function open(model: string, o: RunOptions, show: boolean): Promise<{ runtime: RemoteRuntime; info: RuntimeInfo }> {
-  const { dir, ep } = await resolveModel(model, show, o.ep, cudaState);
+  const { dir, ep } = await resolveModel(model, show, o.ep, () => cudaReadiness());
   const wait = spinner(show, `Loading ${model}`);
   try {
     const opened = await RemoteRuntime.open(dir, { threads: o.threads, ep, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}), ...(o.system !== undefined ? { system: o.system } : {}) });

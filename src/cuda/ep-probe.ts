@@ -1,7 +1,7 @@
 import { execFile, type ExecFileException } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { ExecutionProvider } from '../quantize/precision.js';
 
-export type ExecutionProvider = 'cpu' | 'cuda';
 export type ProbeResult = { ok: true; ms: number } | { ok: false; reason: string };
 
 type ChildReport = { ok: true; ms: number } | { ok: false; message: string };

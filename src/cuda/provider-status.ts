@@ -24,6 +24,9 @@ export interface ProviderStatus {
 
 export interface Readiness {
   ready: boolean;
+  /** An NVIDIA GPU is present, so a CUDA that is not ready is worth a notice. */
+  gpu: boolean;
+  /** What is missing, each with its fix. */
   problems: string[];
 }
 
@@ -98,5 +101,5 @@ export function readinessProblems(gpuNote: string | undefined, gpuCount: number,
 export async function cudaReadiness(options: { dir?: string; gpu?: GpuLookup; env?: NodeJS.ProcessEnv } = {}): Promise<Readiness> {
   const [gpus, status] = await Promise.all([findGpus(options.gpu), providerStatus(options.dir ?? ortLibDir(), options.env)]);
   const problems = readinessProblems(gpus.note, gpus.gpus.length, status);
-  return { ready: problems.length === 0, problems };
+  return { ready: problems.length === 0, gpu: gpus.gpus.length > 0, problems };
 }

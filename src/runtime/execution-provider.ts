@@ -1,3 +1,4 @@
+import type { Readiness } from '../cuda/provider-status.js';
 import type { ExecutionProvider } from '../quantize/precision.js';
 import { GemmaError } from '../util/errors.js';
 
@@ -5,14 +6,8 @@ import { GemmaError } from '../util/errors.js';
 export const EP_CHOICES = ['auto', 'cpu', 'cuda'] as const;
 export type EpChoice = (typeof EP_CHOICES)[number];
 
-/** What this machine can do with CUDA (src/cuda/provider-status.ts measures it). */
-export interface CudaState {
-  ready: boolean;
-  /** An NVIDIA GPU is present, so a CUDA that is not ready is worth a notice. */
-  gpu: boolean;
-  /** What is missing, each with its fix. */
-  problems: string[];
-}
+/** What this machine can do with CUDA (cudaReadiness measures it). */
+export type CudaState = Readiness;
 
 export interface EpDecision {
   ep: ExecutionProvider;

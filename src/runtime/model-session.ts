@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { parseConfig, type ModelSpec } from '../checkpoint/config.js';
+import { probeReason } from '../cuda/ep-probe.js';
 import { GemmaError } from '../util/errors.js';
 import { GRAPH_CONTRACT, MANIFEST_FILE, MODEL_FILE, type Manifest } from '../quantize/manifest.js';
 import type { ExecutionProvider } from '../quantize/precision.js';
@@ -49,12 +50,6 @@ function sessionOptions(ep: ExecutionProvider, threads: number): ort.InferenceSe
   };
 }
 
-/** onnxruntime's native errors run to many lines; the one naming the cause is kept. */
-function firstCause(err: unknown): string {
-  const lines = String((err as Error)?.message ?? err).split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  return lines.find((l) => /Failed to load library|error:/i.test(l)) ?? lines[0] ?? 'unknown error';
-}
-
 /** Loads an export folder into an onnxruntime session. Blocks the thread for seconds on big models. */
 export async function loadModel(dir: string, options: SessionOptions): Promise<LoadedModel> {
   const manifest = await readManifest(dir);
@@ -65,6 +60,6 @@ export async function loadModel(dir: string, options: SessionOptions): Promise<L
     return { dir, manifest, spec, session, ep };
   } catch (err) {
     const hint = ep === 'cuda' ? ' (gemma doctor tells what CUDA needs)' : '';
-    throw new GemmaError(`cannot load ${join(dir, MODEL_FILE)} on ${ep}: ${firstCause(err)}${hint}`);
+    throw new GemmaError(`cannot load ${join(dir, MODEL_FILE)} on ${ep}: ${probeReason(String((err as Error)?.message ?? err), '')}${hint}`);
   }
 }

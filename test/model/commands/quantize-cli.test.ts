@@ -37,6 +37,21 @@ describe('gemma quantize', () => {
     assert.ok(!r.stderr.includes('\u001b['), 'no terminal control codes');
   });
 
+  test('--ep cuda: an int4-b32-cuda export recorded as such; fp32 and --keep-embeddings are refused for CUDA', async () => {
+    const r = await gemma(['quantize', 'tiny-random', '--ep', 'cuda'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), join(root, 'home', 'models', 'tiny-random', 'int4-b32-cuda'));
+    const manifest = JSON.parse(await readFile(join(r.stdout.trim(), MANIFEST_FILE), 'utf8')) as Manifest;
+    assert.equal(manifest.ep, 'cuda');
+    assert.equal(manifest.weights.accuracyLevel, 0);
+    for (const extra of [['--precision', 'fp32'], ['--keep-embeddings']]) {
+      const bad = await gemma(['quantize', 'tiny-random', '--ep', 'cuda', '--out', join(root, 'refused'), ...extra], env);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /^gemma: error: the CUDA graph needs quantized weights .*\n$/);
+      assert.equal(await exists(join(root, 'refused')), false);
+    }
+  });
+
   test('--json prints one JSON object and nothing on stderr; a second run replaces the export', async () => {
     const out = join(root, 'json-export');
     for (let i = 0; i < 2; i++) {

@@ -4,6 +4,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { TINY_TOKENIZER_DIR } from '../../../src/checkpoint/tiny-random.js';
+import { cudaReadiness } from '../../../src/cuda/provider-status.js';
 import { loadTokenizer } from '../../../src/runtime/tokenizer.js';
 import { finished, gemma, GEMMA_BIN } from '../../helpers/cli.js';
 import { slowChatCheckpoint, tempDir } from '../../helpers/models.js';
@@ -31,6 +32,21 @@ describe('gemma run', () => {
     assert.ok(a.stdout.length > 1 && a.stdout.endsWith('\n'));
     assert.equal(a.stderr, '', 'no spinner, timings or notices when piped');
     assert.equal((await gemma(args, env)).stdout, a.stdout);
+  });
+
+  test('execution providers: --ep cuda without CUDA, and an export run on the EP it was not built for, are one-line errors', async (t) => {
+    if ((await cudaReadiness()).ready) return t.skip('CUDA is usable on this machine');
+    const noCuda = await gemma(['run', 'tiny-random', '-p', 'Hi', '-n', '2', '--ep', 'cuda'], env);
+    assert.equal(noCuda.code, 1);
+    assert.match(noCuda.stderr, /^gemma: error: --ep cuda: CUDA is not usable here: [^\n]*\(run: gemma setup cuda\)[^\n]*\n$/);
+    const cudaExport = join(root, 'cuda-export');
+    assert.equal((await gemma(['quantize', 'tiny-random', '--ep', 'cuda', '--out', cudaExport], env)).code, 0);
+    const onCpu = await gemma(['run', cudaExport, '-p', 'Hi', '--ep', 'cpu'], env);
+    assert.match(onCpu.stderr, /^gemma: error: this export is built for cuda, not cpu: convert the checkpoint again with gemma quantize --ep cpu\n$/);
+    const auto = await gemma(['run', cudaExport, '-p', 'Hi'], env);
+    assert.match(auto.stderr, /^gemma: error: this export is built for CUDA and CUDA is not usable here: .*\n$/);
+    const cpuExport = (await gemma(['quantize', 'tiny-random'], env)).stdout.trim();
+    assert.match((await gemma(['run', cpuExport, '-p', 'Hi', '--ep', 'cuda'], env)).stderr, /built for cpu, not cuda: .*--ep cuda\n$/);
   });
 
   test('--json: text, ids, stop reason and timings; -n is honoured', async () => {
