@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { TurnResult } from '../runtime/chat-session.js';
-import type { RuntimeInfo, WireTurnOptions } from '../runtime/worker/protocol.js';
-import type { RemoteRuntime } from '../runtime/worker/remote-runtime.js';
+import type { RuntimeInfo } from '../runtime/worker/protocol.js';
+import type { RemoteRuntime, WireTurnOptions } from '../runtime/worker/remote-runtime.js';
 import { notices, statsLine } from './turn-report.js';
 
 const HELP = '/reset  start a new conversation\n/stats  timings of the last answer\n/exit   quit (or Ctrl-D)\nCtrl-C stops an answer; at the prompt, Ctrl-C twice quits.';

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { GenerationDefaults } from '../runtime/generation-config.js';
-import type { WireTurnOptions } from '../runtime/worker/protocol.js';
+import type { WireTurnOptions } from '../runtime/worker/remote-runtime.js';
 import type { OptionValues } from './option-defs.js';
 import type { SAMPLING_OPTIONS } from './run-options.js';
 

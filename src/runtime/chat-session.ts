@@ -1,7 +1,7 @@
 import { GemmaError } from '../util/errors.js';
 import { ChatTemplate } from './chat-template.js';
 import { Conversation } from './conversation.js';
-import type { Engine, EngineCounters } from './engine.js';
+import type { EngineCounters, EngineLike } from './engine.js';
 import { generate, type GenerateOptions, type GenerateResult } from './generate.js';
 import type { GemmaTokenizer } from './tokenizer.js';
 
@@ -40,7 +40,7 @@ export class ChatSession {
   private readonly conversation: Conversation | undefined;
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: EngineLike,
     private readonly tokenizer: GemmaTokenizer,
     private readonly stopIds: ReadonlySet<number>,
     system: string | undefined,

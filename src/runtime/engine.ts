@@ -24,6 +24,9 @@ const int64 = (values: number[], dims: number[]): ort.Tensor => new ort.Tensor('
 const kvTensor = (type: KvType, data: KvElements, dims: number[]): ort.Tensor =>
   type === 'float16' ? new ort.Tensor('float16', data as Uint16Array, dims) : new ort.Tensor('float32', data as Float32Array, dims);
 
+/** What chat sessions and generation need of an engine: the Engine itself, or one in a worker thread. */
+export type EngineLike = Pick<Engine, 'spec' | 'options' | 'tokens' | 'counters' | 'rollback' | 'feed'>;
+
 /**
  * Runs the exported graph over a growing token sequence, keeping every layer's keys and
  * values in JS (docs/graph-contract.md). Sliding layers are fed only the rows their window
@@ -35,7 +38,7 @@ export class Engine {
   private readonly history: number[] = [];
   readonly counters: EngineCounters = { prefillTokens: 0, prefillMs: 0, decodeTokens: 0, decodeMs: 0 };
 
-  constructor(private readonly model: LoadedModel, readonly options: EngineOptions) {
+  constructor(readonly model: LoadedModel, readonly options: EngineOptions) {
     this.spec = model.spec;
     const kvType: KvType = model.manifest.ep === 'cuda' ? 'float16' : 'float32';
     this.cache = new KvCache(this.spec.config.num_hidden_layers, this.spec.config.num_key_value_heads, this.spec.config.head_dim, kvType);

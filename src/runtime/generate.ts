@@ -1,4 +1,4 @@
-import type { Engine } from './engine.js';
+import type { EngineLike } from './engine.js';
 import { Sampler, type SamplingParams } from './sampler.js';
 import { TextStream } from './text-stream.js';
 
@@ -29,7 +29,7 @@ export interface GenerateResult {
  * either (nothing needs its logits), so the cache ends one token short of `ids`.
  */
 export async function generate(
-  engine: Engine, logits: Float32Array, decode: (ids: number[]) => string, o: GenerateOptions,
+  engine: EngineLike, logits: Float32Array, decode: (ids: number[]) => string, o: GenerateOptions,
 ): Promise<GenerateResult> {
   const sampler = new Sampler(o.sampling, o.seed);
   const stream = new TextStream(decode);

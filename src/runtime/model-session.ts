@@ -45,6 +45,8 @@ function sessionOptions(ep: ExecutionProvider, threads: number): ort.InferenceSe
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    // Errors only: onnxruntime's warnings (such as the Memcpy nodes it adds on CUDA) are not the user's to act on.
+    logSeverityLevel: 3,
     // Spinning threads steal the only other core on small machines; measured to help with 2 threads.
     extra: { session: { intra_op: { allow_spinning: threads === 1 ? '1' : '0' } } },
   };

@@ -1,25 +1,29 @@
+import type { ModelSpec } from '../checkpoint/config.js';
 import type { ExecutionProvider } from '../quantize/precision.js';
 import { GemmaError } from '../util/errors.js';
 import { ChatSession } from './chat-session.js';
-import { Engine } from './engine.js';
+import { Engine, type EngineLike, type EngineOptions } from './engine.js';
 import { readGenerationDefaults, type GenerationDefaults } from './generation-config.js';
 import { loadModel, type LoadedModel } from './model-session.js';
 import { loadTokenizer, type GemmaTokenizer } from './tokenizer.js';
 
-export interface RuntimeOptions {
+/** What it takes to load a model into an engine. */
+export interface EngineLoadOptions {
   threads: number;
   /** Default: the EP the export was built for. */
   ep?: ExecutionProvider;
   /** Default: the model's max_position_embeddings. */
   ctxSize?: number;
   prefillChunk?: number;
+}
+
+export interface RuntimeOptions extends EngineLoadOptions {
   system?: string;
 }
 
-/** Everything `gemma run` and `gemma eval` need, loaded from one export folder. */
-export interface Runtime {
-  model: LoadedModel;
-  engine: Engine;
+/** The text side of a runtime: tokenizer, generation defaults and the chat session over an engine. */
+export interface ChatRuntime {
+  engine: EngineLike;
   tokenizer: GemmaTokenizer;
   chat: ChatSession;
   defaults: GenerationDefaults;
@@ -27,17 +31,36 @@ export interface Runtime {
   stopIds: Set<number>;
 }
 
+/** Everything `gemma eval` and the tests need, loaded in this thread from one export folder. */
+export interface Runtime extends ChatRuntime {
+  model: LoadedModel;
+  engine: Engine;
+}
+
 export const DEFAULT_PREFILL_CHUNK = 512;
 
-export async function openRuntime(dir: string, options: RuntimeOptions): Promise<Runtime> {
-  const model = await loadModel(dir, { threads: options.threads, ...(options.ep !== undefined ? { ep: options.ep } : {}) });
-  const tokenizer = await loadTokenizer(dir);
-  const max = model.spec.config.max_position_embeddings;
+export function engineOptions(spec: ModelSpec, options: EngineLoadOptions): EngineOptions {
+  const max = spec.config.max_position_embeddings;
   const ctxSize = options.ctxSize ?? max;
   if (ctxSize > max) throw new GemmaError(`--ctx-size ${ctxSize} exceeds the model's max_position_embeddings ${max}`);
-  const engine = new Engine(model, { ctxSize, prefillChunk: options.prefillChunk ?? DEFAULT_PREFILL_CHUNK });
-  const defaults = await readGenerationDefaults(dir, model.spec.config.eos_token_id);
+  return { ctxSize, prefillChunk: options.prefillChunk ?? DEFAULT_PREFILL_CHUNK };
+}
+
+/** Loads the export's session into an Engine in this thread. */
+export async function loadEngine(dir: string, options: EngineLoadOptions): Promise<Engine> {
+  const model = await loadModel(dir, { threads: options.threads, ...(options.ep !== undefined ? { ep: options.ep } : {}) });
+  return new Engine(model, engineOptions(model.spec, options));
+}
+
+export async function chatRuntime(dir: string, engine: EngineLike, tokenizer: GemmaTokenizer, system?: string): Promise<ChatRuntime> {
+  const defaults = await readGenerationDefaults(dir, engine.spec.config.eos_token_id);
   const endOfTurn = tokenizer.idOf('<end_of_turn>');
   const stopIds = new Set([...defaults.eosTokenIds, ...(endOfTurn !== undefined ? [endOfTurn] : [])]);
-  return { model, engine, tokenizer, defaults, stopIds, chat: new ChatSession(engine, tokenizer, stopIds, options.system) };
+  return { engine, tokenizer, defaults, stopIds, chat: new ChatSession(engine, tokenizer, stopIds, system) };
+}
+
+export async function openRuntime(dir: string, options: RuntimeOptions): Promise<Runtime> {
+  const engine = await loadEngine(dir, options);
+  const tokenizer = await loadTokenizer(dir);
+  return { ...(await chatRuntime(dir, engine, tokenizer, options.system)), engine, model: engine.model };
 }

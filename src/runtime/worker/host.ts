@@ -1,57 +1,45 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { GemmaError } from '../../util/errors.js';
-import { variantName } from '../../quantize/precision.js';
-import { openRuntime, type Runtime } from '../runtime.js';
-import { INTERRUPT, type Request, type Response } from './protocol.js';
+import type { Engine } from '../engine.js';
+import { loadEngine } from '../runtime.js';
+import type { Request, Response } from './protocol.js';
 
-/*
- * The worker side of RemoteRuntime: onnxruntime's session load and runs block their
- * thread, so they happen here while the main thread keeps the terminal responsive.
- */
+/* The worker side of RemoteEngine: the Engine, its session and its KV cache live here. */
 const port = parentPort!;
-const flag = new Int32Array(workerData.interrupt as SharedArrayBuffer);
-let runtime: Runtime | undefined;
+let engine: Engine | undefined;
 
-const send = (r: Response): void => port.postMessage(r);
-
-function opened(): Runtime {
-  if (runtime === undefined) throw new Error('runtime not opened');
-  return runtime;
+function opened(): Engine {
+  if (engine === undefined) throw new Error('engine not opened');
+  return engine;
 }
 
-async function handle(req: Request): Promise<Response> {
+async function handle(req: Request): Promise<Response | undefined> {
   switch (req.type) {
-    case 'open': {
-      const started = performance.now();
-      runtime = await openRuntime(req.dir, req.options);
-      const { manifest } = runtime.model;
-      const info = {
-        ctxSize: runtime.engine.options.ctxSize, defaults: runtime.defaults, hasTemplate: runtime.chat.hasTemplate,
-        source: manifest.source.label, variant: variantName(manifest.weights), loadMs: performance.now() - started,
-      };
-      return { type: 'opened', info };
+    case 'open':
+      engine = await loadEngine(req.dir, req.options);
+      return { type: 'opened', engine: { spec: engine.spec, options: engine.options, manifest: engine.model.manifest } };
+    case 'feed': {
+      const logits = await opened().feed(req.ids, req.allPositions);
+      return { type: 'fed', logits, counters: { ...opened().counters } };
     }
-    case 'chat':
-    case 'complete': {
-      Atomics.store(flag, INTERRUPT, 0);
-      const turn = { ...req.turn, onText: (piece: string) => send({ type: 'text', piece }), interrupted: () => Atomics.load(flag, INTERRUPT) === 1 };
-      const chat = opened().chat;
-      const result = req.type === 'chat' ? await chat.chat(req.text, turn) : await chat.complete(req.text, turn);
-      return { type: 'done', result };
-    }
-    case 'reset':
-      opened().chat.reset();
-      return { type: 'reset' };
+    case 'rollback':
+      opened().rollback(req.length);
+      return undefined;
   }
 }
+
+/** Logits move to the main thread without a copy (onnxruntime-node gives each output its own ArrayBuffer). */
+const transfers = (r: Response): ArrayBuffer[] =>
+  r.type === 'fed' ? [...new Set(r.logits.map((l) => l.buffer as ArrayBuffer))] : [];
 
 let queue = Promise.resolve();
 port.on('message', (req: Request) => {
   queue = queue.then(async () => {
     try {
-      send(await handle(req));
+      const response = await handle(req);
+      if (response !== undefined) port.postMessage(response, transfers(response));
     } catch (err) {
-      send({ type: 'error', message: (err as Error).message, expected: err instanceof GemmaError });
+      port.postMessage({ type: 'error', message: (err as Error).message, expected: err instanceof GemmaError } satisfies Response);
     }
   });
 });

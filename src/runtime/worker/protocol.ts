@@ -1,16 +1,32 @@
-import type { TurnOptions, TurnResult } from '../chat-session.js';
+import type { ModelSpec } from '../../checkpoint/config.js';
+import type { Manifest } from '../../quantize/manifest.js';
+import type { EngineCounters, EngineOptions } from '../engine.js';
 import type { GenerationDefaults } from '../generation-config.js';
-import type { RuntimeOptions } from '../runtime.js';
+import type { EngineLoadOptions } from '../runtime.js';
 
-/** Turn options that can cross to the worker (callbacks stay on the main thread). */
-export type WireTurnOptions = Omit<TurnOptions, 'onText' | 'interrupted'>;
-
+/*
+ * The engine runs in a worker thread (onnxruntime's session load and runs block their
+ * thread); tokenizer, chat and sampling stay on the main thread, which loads the
+ * tokenizer while the worker loads the session.
+ */
 export type Request =
-  | { type: 'open'; dir: string; options: RuntimeOptions }
-  | { type: 'chat'; text: string; turn: WireTurnOptions }
-  | { type: 'complete'; text: string; turn: WireTurnOptions }
-  | { type: 'reset' };
+  | { type: 'open'; dir: string; options: EngineLoadOptions }
+  | { type: 'feed'; ids: number[]; allPositions: boolean }
+  /** Answered by nothing: messages are handled in order, so the next feed sees it. */
+  | { type: 'rollback'; length: number };
 
+export interface OpenedEngine {
+  spec: ModelSpec;
+  options: EngineOptions;
+  manifest: Manifest;
+}
+
+export type Response =
+  | { type: 'opened'; engine: OpenedEngine }
+  | { type: 'fed'; logits: Float32Array[]; counters: EngineCounters }
+  | { type: 'error'; message: string; expected: boolean };
+
+/** What `gemma run` shows and reports about the loaded model. */
 export interface RuntimeInfo {
   ctxSize: number;
   defaults: GenerationDefaults;
@@ -19,13 +35,3 @@ export interface RuntimeInfo {
   variant: string;
   loadMs: number;
 }
-
-export type Response =
-  | { type: 'opened'; info: RuntimeInfo }
-  | { type: 'text'; piece: string }
-  | { type: 'done'; result: TurnResult }
-  | { type: 'reset' }
-  | { type: 'error'; message: string; expected: boolean };
-
-/** Index 0 of the shared Int32Array: 1 while the current answer should stop. */
-export const INTERRUPT = 0;

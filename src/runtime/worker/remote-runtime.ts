@@ -1,73 +1,67 @@
-import { Worker } from 'node:worker_threads';
-import { GemmaError } from '../../util/errors.js';
-import type { TurnResult } from '../chat-session.js';
-import type { RuntimeOptions } from '../runtime.js';
-import { INTERRUPT, type Request, type Response, type RuntimeInfo, type WireTurnOptions } from './protocol.js';
+import { variantName } from '../../quantize/precision.js';
+import type { TurnOptions, TurnResult } from '../chat-session.js';
+import { chatRuntime, type ChatRuntime, type RuntimeOptions } from '../runtime.js';
+import { loadTokenizer } from '../tokenizer.js';
+import type { RuntimeInfo } from './protocol.js';
+import { RemoteEngine } from './remote-engine.js';
 
-/** The chat runtime in a worker thread, one request at a time; `interrupt()` works while a turn runs. */
+/** Turn options as commands give them: the text callback and the interrupt flag belong to the runtime. */
+export type WireTurnOptions = Omit<TurnOptions, 'onText' | 'interrupted'>;
+
+/**
+ * `gemma run`'s runtime: the engine in a worker thread, the tokenizer and the chat on this
+ * one. The tokenizer loads here while the worker loads the session, and `interrupt()`
+ * works while a turn runs, since this thread only waits for logits.
+ */
 export class RemoteRuntime {
-  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
-  private readonly worker: Worker;
-  private onText: (piece: string) => void = () => undefined;
-  private pending: { resolve: (r: Response) => void; reject: (e: Error) => void } | undefined;
+  private stop = false;
 
-  private constructor() {
-    this.worker = new Worker(new URL('./host.js', import.meta.url), { workerData: { interrupt: this.flag.buffer } });
-    this.worker.on('message', (r: Response) => {
-      if (r.type === 'text') return this.onText(r.piece);
-      const p = this.pending;
-      this.pending = undefined;
-      if (r.type === 'error') p?.reject(r.expected ? new GemmaError(r.message) : new Error(r.message));
-      else p?.resolve(r);
-    });
-    this.worker.on('error', (err) => this.pending?.reject(err));
-  }
+  private constructor(private readonly engine: RemoteEngine, private readonly runtime: ChatRuntime) {}
 
   static async open(dir: string, options: RuntimeOptions): Promise<{ runtime: RemoteRuntime; info: RuntimeInfo }> {
-    const runtime = new RemoteRuntime();
+    const started = performance.now();
+    const loading = RemoteEngine.open(dir, options);
+    // Held so that a tokenizer failure still awaits (and closes) the worker below.
+    const tokenizer = loadTokenizer(dir).catch((err: unknown) => err as Error);
+    const engine = await loading;
     try {
-      const r = await runtime.request({ type: 'open', dir, options });
-      if (r.type !== 'opened') throw new Error(`unexpected ${r.type}`);
-      return { runtime, info: r.info };
+      const loaded = await tokenizer;
+      if (loaded instanceof Error) throw loaded;
+      const runtime = new RemoteRuntime(engine, await chatRuntime(dir, engine, loaded, options.system));
+      const info: RuntimeInfo = {
+        ctxSize: engine.options.ctxSize, defaults: runtime.runtime.defaults, hasTemplate: runtime.runtime.chat.hasTemplate,
+        source: engine.manifest.source.label, variant: variantName(engine.manifest.weights), loadMs: performance.now() - started,
+      };
+      return { runtime, info };
     } catch (err) {
-      await runtime.close();
+      await engine.close();
       throw err;
     }
   }
 
-  private request(req: Request): Promise<Response> {
-    if (this.pending !== undefined) throw new Error('one request at a time');
-    return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
-      this.worker.postMessage(req);
-    });
-  }
-
-  private async turn(req: Request, onText: (piece: string) => void): Promise<TurnResult> {
-    this.onText = onText;
-    const r = await this.request(req);
-    if (r.type !== 'done') throw new Error(`unexpected ${r.type}`);
-    return r.result;
+  private turn(options: WireTurnOptions, onText: (piece: string) => void): TurnOptions {
+    this.stop = false;
+    return { ...options, onText, interrupted: () => this.stop };
   }
 
   chat(text: string, turn: WireTurnOptions, onText: (piece: string) => void): Promise<TurnResult> {
-    return this.turn({ type: 'chat', text, turn }, onText);
+    return this.runtime.chat.chat(text, this.turn(turn, onText));
   }
 
   complete(text: string, turn: WireTurnOptions, onText: (piece: string) => void): Promise<TurnResult> {
-    return this.turn({ type: 'complete', text, turn }, onText);
+    return this.runtime.chat.complete(text, this.turn(turn, onText));
   }
 
   async reset(): Promise<void> {
-    await this.request({ type: 'reset' });
+    this.runtime.chat.reset();
   }
 
   /** Stops the answer being generated, after the current token. */
   interrupt(): void {
-    Atomics.store(this.flag, INTERRUPT, 1);
+    this.stop = true;
   }
 
   async close(): Promise<void> {
-    await this.worker.terminate();
+    await this.engine.close();
   }
 }
