@@ -25,6 +25,8 @@ export interface PeerContext {
 }
 export interface PeerModel {
   createContext(o: { contextSize: number; batchSize: number; threads: number; sequences: number; flashAttention?: boolean }): Promise<PeerContext>;
+  readonly fileInfo: { tensorInfo?: ReadonlyArray<{ name: string; dimensions: ReadonlyArray<number | bigint> }> };
+  readonly defaultContextFlashAttention: boolean | 'auto';
   dispose(): Promise<void>;
 }
 export interface PeerLlama {
@@ -63,6 +65,13 @@ export async function loadPeer(dir: string): Promise<PeerLlama> {
   process.env.NODE_LLAMA_CPP_SKIP_DOWNLOAD = 'true';
   const mod = (await import(pathToFileURL(entry).href)) as PeerModule;
   return mod.getLlama({ gpu: false, build: 'never', progressLogs: false, logLevel: 'error' });
+}
+
+/** Vocabulary size: the outer dimension of token_embd (ggml order is [hidden, vocab]). */
+export function peerVocab(model: PeerModel): number {
+  const dims = model.fileInfo.tensorInfo?.find((t) => t.name === 'token_embd.weight')?.dimensions;
+  if (dims === undefined || dims.length !== 2) throw new Error('GGUF has no 2-D token_embd.weight');
+  return Number(dims[1]);
 }
 
 /** Last-position (or every-position) logits for `tokens` appended to the sequence, as dense vocab-sized arrays. */
