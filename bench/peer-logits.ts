@@ -49,10 +49,10 @@ async function runOnnx(dir: string): Promise<Run> {
   }
 }
 
-async function runLlama(llama: PeerLlama, path: string): Promise<Run> {
+async function runLlama(llama: PeerLlama, path: string, flashAttention: boolean): Promise<Run> {
   const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
   try {
-    const context = await model.createContext({ contextSize: CONFIG.max_position_embeddings, batchSize: 64, threads: 1, sequences: 1 });
+    const context = await model.createContext({ contextSize: CONFIG.max_position_embeddings, batchSize: 64, threads: 1, sequences: 1, flashAttention });
     const seq = context.getSequence();
     const prompt = await peerLogits(seq, PROMPT, VOCAB, true);
     const greedy = [argmax(prompt[prompt.length - 1]!)];
@@ -88,9 +88,10 @@ async function main(): Promise<void> {
     await exportModel({ checkpointDir: checkpoint, outDir: out, format: format(precision), label: 'peer-logits (random weights)' });
     runs.push([`ONNX ${precision} (onnxruntime)`, await runOnnx(out)]);
   }
-  for (const type of ['f32', 'q8_0', 'q4_0'] as FileType[]) {
+  // The benchmark runs with flash attention on (llama-bench's default on CPU), so check both attention paths.
+  for (const [type, fa] of [['f32', false], ['f32', true], ['q8_0', true], ['q4_0', true]] as Array<[FileType, boolean]>) {
     const r = await convertToGguf(checkpoint, join(root, `model-${type}.gguf`), type);
-    runs.push([`GGUF ${type.toUpperCase()} (llama.cpp, token_embd ${r.embdType})`, await runLlama(llama, r.path)]);
+    runs.push([`GGUF ${type.toUpperCase()} (llama.cpp, token_embd ${r.embdType}, fa ${fa ? 'on' : 'off'})`, await runLlama(llama, r.path, fa)]);
   }
   const reference = runs[0]![1];
   const want = reference.prompt.map((l) => Float64Array.from(l));
