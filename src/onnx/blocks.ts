@@ -1,6 +1,6 @@
 import type { ModelSpec } from '../checkpoint/config.js';
 import { mlpWeight } from '../checkpoint/tensor-names.js';
-import type { ScaleType } from '../quantize/block-quant.js';
+import type { FloatType } from '../quantize/block-quant.js';
 import { computeType, quantScheme, type WeightFormat } from '../quantize/precision.js';
 import type { LinearWeights, WeightWriter } from '../quantize/weight-writer.js';
 import type { GraphBuilder } from './graph-builder.js';
@@ -21,7 +21,7 @@ export function linearWeights(ctx: BuildContext, name: string, sources: string[]
   return ctx.weights.nbits(name, sources, scheme);
 }
 
-function cast(ctx: BuildContext, name: string, x: string, from: ScaleType, to: ScaleType): string {
+function cast(ctx: BuildContext, name: string, x: string, from: FloatType, to: FloatType): string {
   return from === to ? x : ctx.g.op('Cast', name, [x], { attrs: { to: int(DataType[to]) } });
 }
 
@@ -56,7 +56,7 @@ export async function rmsNorm(ctx: BuildContext, name: string, x: string, source
 }
 
 /** cap · tanh(x / cap), as three explicit ops so no runtime can drop or approximate it. */
-export function softcap(ctx: BuildContext, name: string, x: string, cap: number, type: ScaleType = 'float32'): string {
+export function softcap(ctx: BuildContext, name: string, x: string, cap: number, type: FloatType = 'float32'): string {
   const c = ctx.g.constant(`${name}.cap`, type, [], [cap]);
   const divided = ctx.g.op('Div', `${name}.div`, [x, c]);
   const tanh = ctx.g.op('Tanh', `${name}.tanh`, [divided]);

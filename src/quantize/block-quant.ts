@@ -9,15 +9,15 @@ import { roundToF16 } from '../util/float16.js';
  * W[n, k] = (code - zeroPoint) * scale, with zeroPoint 2^(bits-1) when symmetric.
  */
 
-/** MatMulNBits takes scales of its activations' type: fp32 on the CPU graph, fp16 on the CUDA one. */
-export type ScaleType = 'float32' | 'float16';
+/** fp32 or fp16: MatMulNBits takes scales of its activations' type, fp32 on the CPU graph and fp16 on the CUDA one. */
+export type FloatType = 'float32' | 'float16';
 
 export interface QuantScheme {
   bits: 4 | 8;
   blockSize: number;
   asymmetric: boolean;
   /** Default float32. With float16 the codes are computed against the rounded scale the kernel will use. */
-  scaleType?: ScaleType;
+  scaleType?: FloatType;
 }
 
 export interface QuantizedRows {

@@ -1,4 +1,4 @@
-import type { QuantScheme, ScaleType } from './block-quant.js';
+import type { QuantScheme, FloatType } from './block-quant.js';
 
 export const PRECISIONS = ['int4', 'int8', 'fp32'] as const;
 export type Precision = (typeof PRECISIONS)[number];
@@ -30,7 +30,7 @@ export const defaultAccuracyLevel = (ep: ExecutionProvider): number => (ep === '
  * quantization scales. The residual stream, norms and logits stay fp32 on every EP: Gemma 2's
  * residual stream overflows fp16.
  */
-export const computeType = (format: WeightFormat): ScaleType => (format.ep === 'cuda' ? 'float16' : 'float32');
+export const computeType = (format: WeightFormat): FloatType => (format.ep === 'cuda' ? 'float16' : 'float32');
 
 export function quantScheme(format: WeightFormat): QuantScheme | undefined {
   if (format.precision === 'fp32') return undefined;

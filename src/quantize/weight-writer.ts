@@ -3,7 +3,7 @@ import type { ExternalDataWriter } from '../onnx/external-data.js';
 import type { GraphBuilder } from '../onnx/graph-builder.js';
 import { GemmaError } from '../util/errors.js';
 import { f32ToF16 } from '../util/float16.js';
-import { quantizeRows, zeroPointBytesPerRow, blocksPerRow, bytesPerBlock, type QuantScheme, type ScaleType } from './block-quant.js';
+import { quantizeRows, zeroPointBytesPerRow, blocksPerRow, bytesPerBlock, type QuantScheme, type FloatType } from './block-quant.js';
 
 /** A linear layer's weights as stored in the graph, HF orientation [N, K] (y = x · Wᵀ). */
 export type LinearWeights =
@@ -22,7 +22,7 @@ const CHUNK_ELEMENTS = 16 * 1024 * 1024;
 const bytesOf = (a: Float32Array | Uint16Array | Uint8Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** The bytes of fp32 values stored as `type` (fp16 values are rounded to nearest even). */
-function encode(values: Float32Array, type: ScaleType): Uint8Array {
+function encode(values: Float32Array, type: FloatType): Uint8Array {
   if (type === 'float32') return bytesOf(values);
   return bytesOf(Uint16Array.from(values, f32ToF16));
 }
@@ -116,7 +116,7 @@ export class WeightWriter {
   }
 
   /** A computed table (not from the checkpoint), such as the rotary caches, stored as `type`. */
-  async table(name: string, dims: number[], values: Float32Array, type: ScaleType = 'float32'): Promise<string> {
+  async table(name: string, dims: number[], values: Float32Array, type: FloatType = 'float32'): Promise<string> {
     return this.graph.external(name, type, dims, await this.data.tensor(encode(values, type)));
   }
 }
