@@ -3,21 +3,23 @@
  * per KV head, scores = Gemm(q [group, head_dim], cached keys [P, head_dim], transB),
  * softmax, then MatMul(probs, cached values). 2B shapes (26 layers × 4 KV heads × 256,
  * group 2), one fresh cache per layer so nothing stays in the CPU caches. Alternative
- * layouts are timed beside it: keys as Gemm's streamed A operand (scores transposed), and
- * one query row at a time (M = 1 kernels).
+ * layouts are timed beside it: keys as Gemm's streamed A operand (scores transposed), one
+ * query row at a time (M = 1 kernels), and an 8-bit cache read by MatMulInteger (codes with
+ * zero point 128 and one fp32 scale per row; queries and probabilities quantized per row in
+ * the graph), the only integer matrix product onnxruntime's CPU EP offers for two runtime inputs.
  *
  *   node dist/bench/attention-cache.js [--depth 4096] [--threads 2] [-r 5]
  */
 import * as ort from 'onnxruntime-node';
 import { parseArgs } from 'node:util';
 import { GraphBuilder } from '../src/onnx/graph-builder.js';
-import { int } from '../src/onnx/proto.js';
+import { int, ints } from '../src/onnx/proto.js';
 
 const HEAD_DIM = 256;
 const GROUP = 2;
 const KV_HEADS = 4;
 const LAYERS = 26;
-const LAYOUTS = ['graph', 'keys-streamed', 'per-query-row'] as const;
+const LAYOUTS = ['graph', 'keys-streamed', 'per-query-row', 'int8-cache'] as const;
 type Layout = (typeof LAYOUTS)[number];
 
 function head(g: GraphBuilder, layout: Layout, h: number): string {
@@ -38,11 +40,58 @@ function head(g: GraphBuilder, layout: Layout, h: number): string {
   return g.op('Concat', `o${h}`, outs, { attrs: { axis: int(0) } });
 }
 
+/** Per-row int8 codes (zero point 128) and scales of x [rows, cols]: max |x| / 127 per row. */
+function quantizeRowsInGraph(g: GraphBuilder, name: string, x: string, levels: number): { codes: string; scales: string } {
+  const max = g.op('ReduceMax', `${name}.max`, [g.op('Abs', `${name}.abs`, [x]), 'axis1'], { attrs: { keepdims: int(0) } });
+  const scales = g.op('Mul', `${name}.scales`, [max, g.constant(`${name}.inv`, 'float32', [], [1 / levels])]);
+  return { codes: g.op('QuantizeLinear', `${name}.codes`, [x, scales, `zp.${name}`], { attrs: { axis: int(0) } }), scales };
+}
+
+/**
+ * scoresᵀ [P, group] = MatMulInteger(keys [P, d], qᵀ [d, group]) · key scale per row · query scale per column;
+ * softmax over P; the value scales are folded into the probabilities, which are quantized per row (zero point 0)
+ * for MatMulInteger(probs [group, P], values [P, d]). MatMulInteger takes scalar zero points only.
+ */
+function int8Head(g: GraphBuilder, h: number, q: { codes: string; scales: string }): string {
+  const qT = g.op('Transpose', `qT${h}`, [q.codes], { attrs: { perm: ints([1, 0]) } });
+  const scoresInt = g.op('MatMulInteger', `si${h}`, [`k${h}`, qT, 'zp128', 'zp128']);
+  const keyScaled = g.op('Mul', `sk${h}`, [g.op('Cast', `sf${h}`, [scoresInt], { attrs: { to: int(1) } }), `ks${h}`]);
+  const scores = g.op('Mul', `s${h}`, [keyScaled, g.op('Unsqueeze', `qs${h}`, [q.scales, 'axis0'])]);
+  const probs = g.op('Softmax', `p${h}`, [scores], { attrs: { axis: int(0) } });
+  const weighted = g.op('Transpose', `pT${h}`, [g.op('Mul', `pv${h}`, [probs, `vs${h}`])], { attrs: { perm: ints([1, 0]) } });
+  const p = quantizeRowsInGraph(g, `p${h}`, weighted, 255);
+  const outInt = g.op('MatMulInteger', `oi${h}`, [p.codes, `v${h}`, 'zp0', 'zp128']);
+  return g.op('Mul', `o${h}`, [g.op('Cast', `of${h}`, [outInt], { attrs: { to: int(1) } }), g.op('Unsqueeze', `ps${h}`, [p.scales, 'axis1'])]);
+}
+
+/** Zero points travel as inputs: this bench's GraphBuilder constants are int64 and float only. */
+const INT8_ZERO_POINTS = ['zp128', 'zp0', 'zp.q', ...Array.from({ length: KV_HEADS }, (_, h) => `zp.p${h}`)];
+
+function int8Inputs(g: GraphBuilder, depth: number): { codes: string; scales: string } {
+  g.input('zp128', 'uint8', []);
+  g.input('zp0', 'uint8', []);
+  for (const zp of INT8_ZERO_POINTS.slice(2)) g.input(zp, 'uint8', [GROUP]);
+  g.constant('axis0', 'int64', [1], [0]);
+  g.constant('axis1', 'int64', [1], [1]);
+  for (let h = 0; h < KV_HEADS; h++) {
+    for (const kv of ['k', 'v']) {
+      g.input(`${kv}${h}`, 'uint8', [depth, HEAD_DIM]);
+      g.input(`${kv}s${h}`, 'float32', [depth, 1]);
+    }
+  }
+  return quantizeRowsInGraph(g, 'q', 'q', 127);
+}
+
 function model(layout: Layout, depth: number): Uint8Array {
   const g = new GraphBuilder();
   g.input('q', 'float32', [GROUP, HEAD_DIM]);
   const outs: string[] = [];
+  const q = layout === 'int8-cache' ? int8Inputs(g, depth) : undefined;
   for (let h = 0; h < KV_HEADS; h++) {
+    if (q !== undefined) {
+      outs.push(int8Head(g, h, q));
+      continue;
+    }
     g.input(`k${h}`, 'float32', [depth, HEAD_DIM]);
     g.input(`v${h}`, 'float32', [depth, HEAD_DIM]);
     outs.push(head(g, layout, h));
@@ -53,18 +102,37 @@ function model(layout: Layout, depth: number): Uint8Array {
 }
 
 const random = (n: number): Float32Array => Float32Array.from({ length: n }, () => Math.random() - 0.5);
+const randomCodes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => Math.floor(Math.random() * 256));
+type Feeds = Record<string, ort.Tensor>;
+
+function fp32Cache(depth: number): Feeds {
+  return Object.fromEntries(Array.from({ length: KV_HEADS }, (_, h) => ['k', 'v'].map((kv) => [`${kv}${h}`, new ort.Tensor('float32', random(depth * HEAD_DIM), [depth, HEAD_DIM])])).flat());
+}
+
+function int8Cache(depth: number): Feeds {
+  const scales = (): Float32Array => Float32Array.from({ length: depth }, () => 0.004 + 0.001 * Math.random());
+  const zeroPoint = (value: number, n: number): ort.Tensor => new ort.Tensor('uint8', new Uint8Array(n).fill(value), n === 1 ? [] : [n]);
+  return Object.fromEntries([
+    ...Array.from({ length: KV_HEADS }, (_, h) => ['k', 'v'].flatMap((kv) => [
+      [`${kv}${h}`, new ort.Tensor('uint8', randomCodes(depth * HEAD_DIM), [depth, HEAD_DIM])],
+      [`${kv}s${h}`, new ort.Tensor('float32', scales(), [depth, 1])],
+    ])).flat(),
+    ['zp128', zeroPoint(128, 1)], ['zp0', zeroPoint(0, 1)], ['zp.q', zeroPoint(128, GROUP)],
+    ...Array.from({ length: KV_HEADS }, (_, h) => [`zp.p${h}`, zeroPoint(0, GROUP)]),
+  ]);
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { depth: { type: 'string', default: '4096' }, threads: { type: 'string', default: '2' }, r: { type: 'string', default: '5' } } });
   const depth = Number(values.depth);
   const threads = Number(values.threads);
   const q = new ort.Tensor('float32', random(GROUP * HEAD_DIM), [GROUP, HEAD_DIM]);
-  const layers = Array.from({ length: LAYERS }, () => Object.fromEntries(
-    Array.from({ length: KV_HEADS }, (_, h) => [[`k${h}`, new ort.Tensor('float32', random(depth * HEAD_DIM), [depth, HEAD_DIM])], [`v${h}`, new ort.Tensor('float32', random(depth * HEAD_DIM), [depth, HEAD_DIM])]]).flat(),
-  ));
-  const gb = (LAYERS * KV_HEADS * 2 * depth * HEAD_DIM * 4) / 1e9;
-  process.stdout.write(`depth ${depth}, ${threads} thread(s): ${gb.toFixed(2)} GB of fp32 cache read per decoded token\n\n| layout | ms per token (median) | GB/s |\n|---|---|---|\n`);
+  const elements = LAYERS * KV_HEADS * 2 * depth * HEAD_DIM;
+  process.stdout.write(`depth ${depth}, ${threads} thread(s): ${(elements / 1e9).toFixed(3)} G cached elements read per decoded token\n\n| layout | cache GB | ms per token (median) | GB/s |\n|---|---|---|---|\n`);
   for (const layout of LAYOUTS) {
+    const int8 = layout === 'int8-cache';
+    const layers = Array.from({ length: LAYERS }, () => (int8 ? int8Cache(depth) : fp32Cache(depth)));
+    const gb = (elements * (int8 ? 1 : 4)) / 1e9;
     const session = await ort.InferenceSession.create(model(layout, depth), { intraOpNumThreads: threads, extra: { session: { intra_op: { allow_spinning: threads === 1 ? '1' : '0' } } } });
     const times: number[] = [];
     for (let rep = 0; rep <= Number(values.r); rep++) {
@@ -74,7 +142,7 @@ async function main(): Promise<void> {
     }
     await session.release();
     const median = times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
-    process.stdout.write(`| ${layout} | ${median.toFixed(1)} | ${(gb / (median / 1000)).toFixed(1)} |\n`);
+    process.stdout.write(`| ${layout} | ${gb.toFixed(2)} | ${median.toFixed(1)} | ${(gb / (median / 1000)).toFixed(1)} |\n`);
   }
 }
 

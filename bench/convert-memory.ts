@@ -6,12 +6,12 @@
  *
  *   node dist/bench/convert-memory.js [--shape 2b,9b] [--precision int4,int8] [--dir bench/out] [--keep]
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PACKAGE_ROOT } from '../src/util/package-root.js';
+import { gnuTime, runMeasured, type ChildRun } from './child-rss.js';
 import { ensureCheckpoint, GB, prepareTokenizer, SHAPES, treeBytes, type Shape } from './shaped-checkpoint.js';
 
 type Precision = 'int4' | 'int8' | 'fp32';
@@ -50,53 +50,6 @@ function parseOptions(argv: string[]): BenchOptions {
   };
 }
 
-interface ChildRun {
-  code: number | null;
-  seconds: number;
-  peakRssBytes: number;
-}
-
-/** GNU time (not a shell builtin or busybox) with -v, which reports the child's maximum resident set size. */
-function gnuTime(): string | undefined {
-  const path = '/usr/bin/time';
-  if (!existsSync(path)) return undefined;
-  return spawnSync(path, ['-v', 'true'], { stdio: 'ignore' }).status === 0 ? path : undefined;
-}
-
-async function runWithGnuTime(time: string, args: string[], report: string): Promise<ChildRun> {
-  const started = performance.now();
-  const child = spawn(time, ['-v', '-o', report, process.execPath, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const code = await new Promise<number | null>((done) => child.on('close', done));
-  const seconds = (performance.now() - started) / 1000;
-  const text = await readFile(report, 'utf8').catch(() => '');
-  const kb = /Maximum resident set size \(kbytes\): (\d+)/.exec(text)?.[1];
-  return { code, seconds, peakRssBytes: kb === undefined ? NaN : Number(kb) * 1024 };
-}
-
-async function readHwm(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const kb = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
-  return kb === undefined ? 0 : Number(kb) * 1024;
-}
-
-/** Fallback: polls the child's VmHWM (its own peak RSS) every 100 ms; misses at most the last interval. */
-async function runWithPolling(args: string[]): Promise<ChildRun> {
-  const started = performance.now();
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  const pid = child.pid ?? 0;
-  let peak = 0;
-  let polling = Promise.resolve();
-  const timer = setInterval(() => {
-    polling = polling.then(async () => {
-      peak = Math.max(peak, await readHwm(pid));
-    });
-  }, 100);
-  const code = await new Promise<number | null>((done) => child.on('close', done));
-  clearInterval(timer);
-  await polling;
-  return { code, seconds: (performance.now() - started) / 1000, peakRssBytes: peak };
-}
-
 interface RowInput {
   shape: Shape;
   precision: Precision;
@@ -118,8 +71,7 @@ function tableRow({ shape, precision, checkpointBytes, outputBytes, run }: RowIn
 
 async function convert(ckpt: string, out: string, precision: Precision, time: string | undefined): Promise<ChildRun> {
   await rm(out, { recursive: true, force: true });
-  const args = [join(PACKAGE_ROOT, 'bin', 'gemma'), 'quantize', ckpt, '--out', out, '--precision', precision, '--json'];
-  return time === undefined ? runWithPolling(args) : runWithGnuTime(time, args, `${out}.time.txt`);
+  return runMeasured([join(PACKAGE_ROOT, 'bin', 'gemma'), 'quantize', ckpt, '--out', out, '--precision', precision, '--json'], time, `${out}.time.txt`);
 }
 
 async function benchShape(shape: Shape, o: BenchOptions, tokenizerDir: string, time: string | undefined): Promise<boolean> {
@@ -133,7 +85,6 @@ async function benchShape(shape: Shape, o: BenchOptions, tokenizerDir: string, t
     const row = { shape, precision, checkpointBytes, outputBytes, run };
     process.stdout.write(tableRow(row));
     ok &&= run.code === 0 && run.peakRssBytes / GB <= SHAPES[shape].limitGb;
-    await rm(`${out}.time.txt`, { force: true });
     if (!o.keep) await rm(out, { recursive: true, force: true });
   }
   if (!o.keep) await rm(ckpt, { recursive: true, force: true });

@@ -1,16 +1,18 @@
 /**
  * Throughput on a Gemma 2 2B-shaped random checkpoint (generated, never committed):
  * converts it to each precision, runs `gemma bench` (pp512, tg128 at depth 0 and 4096)
- * and times `gemma run <export> -p hi` to the first streamed byte, warm page cache.
+ * times `gemma run <export> -p hi` to the first streamed byte (warm page cache) and takes
+ * the peak RSS of a whole `gemma run <export> -p hi -n 128` (load and decoding).
  *
- *   node dist/bench/throughput.js [--shape 2b] [--precision int4,int8] [--ep cpu|cuda] [-r 3] [--depth 0,4096] [--threads 0] [--dir bench/out] [--keep]
+ *   node dist/bench/throughput.js [--shape 2b] [--precision int4,int8] [--block-size 128] [--ep cpu|cuda] [-r 3] [--depth 0,4096] [--threads 0] [--dir bench/out] [--keep]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PACKAGE_ROOT } from '../src/util/package-root.js';
+import { gnuTime, runMeasured } from './child-rss.js';
 import { ensureCheckpoint, prepareTokenizer, SHAPES, type Shape } from './shaped-checkpoint.js';
 
 const GEMMA = join(PACKAGE_ROOT, 'bin', 'gemma');
@@ -18,6 +20,8 @@ const GEMMA = join(PACKAGE_ROOT, 'bin', 'gemma');
 interface Options {
   shape: Shape;
   precisions: string[];
+  /** `gemma quantize --block-size`; undefined keeps each precision's default. */
+  blockSize: string | undefined;
   ep: string;
   repetitions: string;
   depths: string;
@@ -31,6 +35,7 @@ function options(): Options {
     options: {
       shape: { type: 'string', default: '2b' },
       precision: { type: 'string', default: 'int4,int8' },
+      'block-size': { type: 'string' },
       ep: { type: 'string', default: 'cpu' },
       r: { type: 'string', default: '3' },
       depth: { type: 'string', default: '0,4096' },
@@ -40,7 +45,7 @@ function options(): Options {
     },
   });
   if (!(values.shape in SHAPES)) throw new Error(`unknown shape ${values.shape}`);
-  return { shape: values.shape as Shape, precisions: values.precision.split(','), ep: values.ep, repetitions: values.r, depths: values.depth, threads: values.threads, dir: resolve(values.dir), keep: values.keep };
+  return { shape: values.shape as Shape, precisions: values.precision.split(','), blockSize: values['block-size'], ep: values.ep, repetitions: values.r, depths: values.depth, threads: values.threads, dir: resolve(values.dir), keep: values.keep };
 }
 
 function gemma(args: string[]): string {
@@ -60,12 +65,17 @@ function timeToFirstByte(exportDir: string, o: Options): Promise<number> {
 }
 
 async function measure(ckpt: string, precision: string, o: Options): Promise<void> {
-  const out = join(o.dir, `gemma-2-${o.shape}-${precision}-${o.ep}`);
-  if (!existsSync(join(out, 'gemma.json'))) gemma(['quantize', ckpt, '--out', out, '--precision', precision, '--ep', o.ep, '--json']);
+  const block = o.blockSize === undefined ? [] : ['--block-size', o.blockSize];
+  const out = join(o.dir, `gemma-2-${o.shape}-${precision}${o.blockSize === undefined ? '' : `-b${o.blockSize}`}-${o.ep}`);
+  if (!existsSync(join(out, 'gemma.json'))) gemma(['quantize', ckpt, '--out', out, '--precision', precision, ...block, '--ep', o.ep, '--json']);
   const bench = gemma(['bench', out, '-p', '512', '-n', '128', '-r', o.repetitions, '-d', o.depths, '--threads', o.threads, '--ep', o.ep]);
   await timeToFirstByte(out, o);
   const ttfb = [await timeToFirstByte(out, o), await timeToFirstByte(out, o), await timeToFirstByte(out, o)].sort((a, b) => a - b)[1]!;
+  const run = await runMeasured([GEMMA, 'run', out, '-p', 'hi', '-n', '128', '--threads', o.threads, '--ep', o.ep], gnuTime(), `${out}.time.txt`);
+  if (run.code !== 0) throw new Error(`gemma run exited ${run.code}`);
+  const file = (await stat(join(out, 'model.onnx.data'))).size;
   process.stdout.write(`\n### ${o.shape} ${precision} ${o.ep}\n\n${bench}\n\`gemma run <export> -p hi\` to the first streamed byte (warm page cache, median of 3): ${ttfb.toFixed(2)} s\n`);
+  process.stdout.write(`peak RSS of \`gemma run <export> -p hi -n 128\`: ${(run.peakRssBytes / 1e9).toFixed(2)} GB, ${(run.peakRssBytes / file).toFixed(2)}× the ${(file / 1e9).toFixed(2)} GB data file\n`);
   if (!o.keep) await rm(out, { recursive: true, force: true });
 }
 

@@ -26,6 +26,13 @@ export interface WeightFormat {
 export const defaultAccuracyLevel = (ep: ExecutionProvider): number => (ep === 'cuda' ? 0 : 4);
 
 /**
+ * Measured (docs/quantization.md, docs/benchmarks.md): int8's error barely grows from block 32 to 128
+ * while the weights the CPU kernel streams per token shrink by 15 %; int4's error grows by a fifth on
+ * bell-shaped weights, so int4 keeps llama.cpp Q4_0's block of 32.
+ */
+export const defaultBlockSize = (precision: Precision): number => (precision === 'int8' ? 128 : 32);
+
+/**
  * The type of activations inside linear layers and attention, of the KV cache and of the
  * quantization scales. The residual stream, norms and logits stay fp32 on every EP: Gemma 2's
  * residual stream overflows fp16.

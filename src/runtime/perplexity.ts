@@ -9,13 +9,24 @@ export interface PerplexityResult {
   windows: number;
 }
 
-/** log p(target) under softmax(logits), computed in float64. */
-export function logProb(logits: Float32Array, target: number): number {
+/** log Σ exp(logits), computed in float64. */
+function logSumExp(logits: ArrayLike<number>): number {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
   let sum = 0;
   for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
-  return logits[target]! - max - Math.log(sum);
+  return max + Math.log(sum);
+}
+
+/** log p(target) under softmax(logits), computed in float64. */
+function logProb(logits: ArrayLike<number>, target: number): number {
+  return logits[target]! - logSumExp(logits);
+}
+
+/** Every log-probability of softmax(logits), in float64. */
+export function logSoftmax(logits: ArrayLike<number>): Float64Array {
+  const lse = logSumExp(logits);
+  return Float64Array.from({ length: logits.length }, (_, i) => logits[i]! - lse);
 }
 
 /**

@@ -1,3 +1,5 @@
+import { logSoftmax } from '../../src/runtime/perplexity.js';
+
 /** How far quantized logits are from the reference's, over every position. */
 export interface LogitError {
   maxAbs: number;
@@ -8,15 +10,6 @@ export interface LogitError {
   kl: number;
   /** Largest |reference logit|: errors relative to it are comparable across models. */
   range: number;
-}
-
-function logSoftmax(x: ArrayLike<number>): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < x.length; i++) max = Math.max(max, x[i]!);
-  let sum = 0;
-  for (let i = 0; i < x.length; i++) sum += Math.exp(x[i]! - max);
-  const lse = max + Math.log(sum);
-  return Float64Array.from({ length: x.length }, (_, i) => x[i]! - lse);
 }
 
 const argmax = (x: ArrayLike<number>): number => {

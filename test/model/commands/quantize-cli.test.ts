@@ -37,6 +37,14 @@ describe('gemma quantize', () => {
     assert.ok(!r.stderr.includes('\u001b['), 'no terminal control codes');
   });
 
+  test('int8 without --block-size takes its own default block of 128', async () => {
+    const r = await gemma(['quantize', 'tiny-random', '--precision', 'int8'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), join(root, 'home', 'models', 'tiny-random', 'int8-b128'));
+    const manifest = JSON.parse(await readFile(join(r.stdout.trim(), MANIFEST_FILE), 'utf8')) as Manifest;
+    assert.equal(manifest.weights.blockSize, 128);
+  });
+
   test('--ep cuda: an int4-b32-cuda export recorded as such; fp32 and --keep-embeddings are refused for CUDA', async () => {
     const r = await gemma(['quantize', 'tiny-random', '--ep', 'cuda'], env);
     assert.equal(r.code, 0, r.stderr);
@@ -178,7 +186,8 @@ describe('gemma quantize on bad input: one line, exit 1, no output folder', () =
   const badArgs: [string[], RegExp][] = [
     [['--block-size', '7'], /--block-size.*must be a power of two from 16 to 256/],
     [['--block-size', '512'], /must be a power of two/],
-    [['--block-size', 'x'], /must be an integer/],
+    [['--block-size', 'x'], /must be a number/],
+    [['--block-size', '32.5'], /must be an integer/],
     [['--precision', 'int3'], /--precision.*Allowed choices are int4, int8, fp32/],
     [['--accuracy-level', '9'], /must be from 0 to 4/],
     [['--precision', 'int8', '--accuracy-level', '0'], /int8 weights need --accuracy-level 4/],

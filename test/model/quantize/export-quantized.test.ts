@@ -19,6 +19,7 @@ const base: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false
 const VARIANTS: { format: WeightFormat; maxAbs: number; meanAbs: number }[] = [
   { format: { ...base, precision: 'int8', accuracyLevel: 0 }, maxAbs: 0.3, meanAbs: 0.05 },
   { format: { ...base, precision: 'int8' }, maxAbs: 0.4, meanAbs: 0.07 },
+  { format: { ...base, precision: 'int8', blockSize: 128 }, maxAbs: 0.5, meanAbs: 0.08 },
   { format: { ...base, accuracyLevel: 0 }, maxAbs: 4.5, meanAbs: 0.75 },
   { format: base, maxAbs: 4.5, meanAbs: 0.75 },
   { format: { ...base, asymmetric: true }, maxAbs: 5, meanAbs: 0.75 },

@@ -12,6 +12,6 @@ test('every quantize option appears in the docs with its default', () => {
   for (const flag of ['--precision <type>', '--block-size <n>', '--asymmetric', '--accuracy-level <n>', '--keep-embeddings', '--json', '--out <dir>']) {
     assert.ok(docs.includes(flag), flag);
   }
-  assert.match(docs, /--block-size <n>[^\n]*\(default: 32\)/);
+  assert.match(docs, /--block-size <n>[^(]*\(default: 32 for\s+int4, 128 for\s+int8\)/);
   assert.match(docs, /choices: "int4", "int8", "fp32", default: "int4"/);
 });

@@ -12,7 +12,7 @@ function parse(args: string[]): ReturnType<typeof optionValues<typeof QUANTIZE_O
 
 test('defaults flow through as one typed object', () => {
   assert.deepEqual(parse([]), {
-    out: undefined, precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: undefined, ep: 'cpu', keepEmbeddings: false, json: false,
+    out: undefined, precision: 'int4', blockSize: undefined, asymmetric: false, accuracyLevel: undefined, ep: 'cpu', keepEmbeddings: false, json: false,
   });
 });
 
