@@ -12,6 +12,8 @@ export interface SessionOptions {
   threads: number;
   /** Default: the EP the export was built for. */
   ep?: ExecutionProvider;
+  /** onnxruntime's per-node profiler writes `<prefix>_<time>.json` when the session ends profiling (bench/decode-profile.ts). */
+  profilePrefix?: string;
 }
 
 export interface LoadedModel {
@@ -38,8 +40,9 @@ export async function readManifest(dir: string): Promise<Manifest> {
   return manifest;
 }
 
-function sessionOptions(ep: ExecutionProvider, threads: number): ort.InferenceSession.SessionOptions {
+function sessionOptions(ep: ExecutionProvider, threads: number, profilePrefix: string | undefined): ort.InferenceSession.SessionOptions {
   return {
+    ...(profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: profilePrefix } : {}),
     // onnxruntime-node has no automatic fallback: a CUDA session either loads on CUDA or fails.
     executionProviders: ep === 'cuda' ? [{ name: 'cuda', deviceId: 0 }] : ['cpu'],
     intraOpNumThreads: threads,
@@ -58,7 +61,7 @@ export async function loadModel(dir: string, options: SessionOptions): Promise<L
   const spec = parseConfig(manifest.config);
   const ep = options.ep ?? manifest.ep;
   try {
-    const session = await ort.InferenceSession.create(join(dir, MODEL_FILE), sessionOptions(ep, options.threads));
+    const session = await ort.InferenceSession.create(join(dir, MODEL_FILE), sessionOptions(ep, options.threads, options.profilePrefix));
     return { dir, manifest, spec, session, ep };
   } catch (err) {
     const hint = ep === 'cuda' ? ' (gemma doctor tells what CUDA needs)' : '';
