@@ -102,24 +102,51 @@ function model(layout: Layout, depth: number): Uint8Array {
 }
 
 const random = (n: number): Float32Array => Float32Array.from({ length: n }, () => Math.random() - 0.5);
-const randomCodes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => Math.floor(Math.random() * 256));
 type Feeds = Record<string, ort.Tensor>;
 
 function fp32Cache(depth: number): Feeds {
   return Object.fromEntries(Array.from({ length: KV_HEADS }, (_, h) => ['k', 'v'].map((kv) => [`${kv}${h}`, new ort.Tensor('float32', random(depth * HEAD_DIM), [depth, HEAD_DIM])])).flat());
 }
 
-function int8Cache(depth: number): Feeds {
-  const scales = (): Float32Array => Float32Array.from({ length: depth }, () => 0.004 + 0.001 * Math.random());
+/** The same rows as uint8 codes around 128 with one scale per row (max |x| / 127), as the int8 layout reads them. */
+function quantizeCache(rows: ort.Tensor): [ort.Tensor, ort.Tensor] {
+  const x = rows.data as Float32Array;
+  const count = x.length / HEAD_DIM;
+  const codes = new Uint8Array(x.length);
+  const scales = new Float32Array(count);
+  for (let r = 0; r < count; r++) {
+    let max = 0;
+    for (let i = r * HEAD_DIM; i < (r + 1) * HEAD_DIM; i++) max = Math.max(max, Math.abs(x[i]!));
+    scales[r] = max / 127;
+    for (let i = r * HEAD_DIM; i < (r + 1) * HEAD_DIM; i++) codes[i] = 128 + Math.round(x[i]! / scales[r]!);
+  }
+  return [new ort.Tensor('uint8', codes, [count, HEAD_DIM]), new ort.Tensor('float32', scales, [count, 1])];
+}
+
+function int8Cache(fp32: Feeds): Feeds {
   const zeroPoint = (value: number, n: number): ort.Tensor => new ort.Tensor('uint8', new Uint8Array(n).fill(value), n === 1 ? [] : [n]);
   return Object.fromEntries([
-    ...Array.from({ length: KV_HEADS }, (_, h) => ['k', 'v'].flatMap((kv) => [
-      [`${kv}${h}`, new ort.Tensor('uint8', randomCodes(depth * HEAD_DIM), [depth, HEAD_DIM])],
-      [`${kv}s${h}`, new ort.Tensor('float32', scales(), [depth, 1])],
-    ])).flat(),
+    ...Array.from({ length: KV_HEADS }, (_, h) => ['k', 'v'].flatMap((kv) => {
+      const [codes, scales] = quantizeCache(fp32[`${kv}${h}`]!);
+      return [[`${kv}${h}`, codes], [`${kv}s${h}`, scales]];
+    })).flat(),
     ['zp128', zeroPoint(128, 1)], ['zp0', zeroPoint(0, 1)], ['zp.q', zeroPoint(128, GROUP)],
     ...Array.from({ length: KV_HEADS }, (_, h) => [`zp.p${h}`, zeroPoint(0, GROUP)]),
   ]);
+}
+
+/** Runs every layer's cache `r` + 1 times (the first untimed) and returns the median ms per token and the last layer's output. */
+async function time(layout: Layout, depth: number, threads: number, layers: Feeds[], q: ort.Tensor, r: number): Promise<{ ms: number; y: Float32Array }> {
+  const session = await ort.InferenceSession.create(model(layout, depth), { intraOpNumThreads: threads, extra: { session: { intra_op: { allow_spinning: threads === 1 ? '1' : '0' } } } });
+  const times: number[] = [];
+  let y: Float32Array = new Float32Array();
+  for (let rep = 0; rep <= r; rep++) {
+    const started = performance.now();
+    for (const cache of layers) y = (await session.run({ q, ...cache })).y!.data as Float32Array;
+    if (rep > 0) times.push(performance.now() - started);
+  }
+  await session.release();
+  return { ms: times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!, y };
 }
 
 async function main(): Promise<void> {
@@ -129,21 +156,19 @@ async function main(): Promise<void> {
   const q = new ort.Tensor('float32', random(GROUP * HEAD_DIM), [GROUP, HEAD_DIM]);
   const elements = LAYERS * KV_HEADS * 2 * depth * HEAD_DIM;
   process.stdout.write(`depth ${depth}, ${threads} thread(s): ${(elements / 1e9).toFixed(3)} G cached elements read per decoded token\n\n| layout | cache GB | ms per token (median) | GB/s |\n|---|---|---|---|\n`);
+  const fp32 = Array.from({ length: LAYERS }, () => fp32Cache(depth));
+  const int8 = fp32.map(int8Cache);
+  let reference: Float32Array = new Float32Array();
+  let int8Error = NaN;
   for (const layout of LAYOUTS) {
-    const int8 = layout === 'int8-cache';
-    const layers = Array.from({ length: LAYERS }, () => (int8 ? int8Cache(depth) : fp32Cache(depth)));
-    const gb = (elements * (int8 ? 1 : 4)) / 1e9;
-    const session = await ort.InferenceSession.create(model(layout, depth), { intraOpNumThreads: threads, extra: { session: { intra_op: { allow_spinning: threads === 1 ? '1' : '0' } } } });
-    const times: number[] = [];
-    for (let rep = 0; rep <= Number(values.r); rep++) {
-      const started = performance.now();
-      for (const cache of layers) await session.run({ q, ...cache });
-      if (rep > 0) times.push(performance.now() - started);
-    }
-    await session.release();
-    const median = times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
-    process.stdout.write(`| ${layout} | ${gb.toFixed(2)} | ${median.toFixed(1)} | ${(gb / (median / 1000)).toFixed(1)} |\n`);
+    const isInt8 = layout === 'int8-cache';
+    const gb = (elements * (isInt8 ? 1 : 4)) / 1e9;
+    const { ms, y } = await time(layout, depth, threads, isInt8 ? int8 : fp32, q, Number(values.r));
+    if (layout === 'graph') reference = y;
+    if (isInt8) int8Error = Math.max(...y.map((v, i) => Math.abs(v - reference[i]!))) / Math.max(...reference.map(Math.abs));
+    process.stdout.write(`| ${layout} | ${gb.toFixed(2)} | ${ms.toFixed(1)} | ${(gb / (ms / 1000)).toFixed(1)} |\n`);
   }
+  process.stdout.write(`\nint8-cache against the fp32 graph on the same cache (last layer): max |Δ| = ${(int8Error * 100).toFixed(2)} % of max |output|\n`);
 }
 
 await main();
