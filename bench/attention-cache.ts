@@ -1,14 +1,20 @@
 /**
- * Kernel-level cost of reading the KV cache at decode, as the exported graph reads it:
- * per KV head, scores = Gemm(q [group, head_dim], cached keys [P, head_dim], transB),
- * softmax, then MatMul(probs, cached values). 2B shapes (26 layers × 4 KV heads × 256,
- * group 2), one fresh cache per layer so nothing stays in the CPU caches. Alternative
- * layouts are timed beside it: keys as Gemm's streamed A operand (scores transposed), one
- * query row at a time (M = 1 kernels), and an 8-bit cache read by MatMulInteger (codes with
- * zero point 128 and one fp32 scale per row; queries and probabilities quantized per row in
- * the graph), the only integer matrix product onnxruntime's CPU EP offers for two runtime inputs.
+ * Kernel-level cost of reading the KV cache, as the exported graph reads it (`batched`,
+ * graph contract 3): scores = FusedMatMul(q [kv_heads, rows, head_dim], keys [kv_heads, P,
+ * head_dim], transB), softmax, then the context transposed = FusedMatMul(values transposed
+ * [kv_heads, head_dim, P], probs, transB). 2B shapes (26 layers × 4 KV heads × 256), one
+ * fresh cache per layer so nothing stays in the CPU caches. Timed beside it: the same with
+ * the scores computed transposed (keys as the streamed operand); contract 2's per KV head
+ * Gemm(q, keys [P, head_dim], transB) and MatMul(probs, values) (`graph`, the reference
+ * every other output is checked against); per head with the keys as Gemm's streamed A
+ * operand; and, for one decoded token only, one query row at a time (M = 1 kernels) and an
+ * 8-bit cache read by MatMulInteger (codes with zero point 128 and one fp32 scale per row;
+ * queries and probabilities quantized per row in the graph), the only integer matrix
+ * product onnxruntime's CPU EP offers for two runtime inputs.
  *
- *   node dist/bench/attention-cache.js [--depth 4096] [--threads 2] [-r 5]
+ *   node dist/bench/attention-cache.js [--depth 4096] [--rows 2] [--threads 2] [-r 5]
+ *
+ * --rows: query rows per KV head (2 = one decoded token; 1024 = a 512-token prompt chunk).
  */
 import * as ort from 'onnxruntime-node';
 import { parseArgs } from 'node:util';
@@ -19,7 +25,9 @@ const HEAD_DIM = 256;
 const GROUP = 2;
 const KV_HEADS = 4;
 const LAYERS = 26;
-const LAYOUTS = ['graph', 'keys-streamed', 'per-query-row', 'int8-cache'] as const;
+const LAYOUTS = ['graph', 'batched', 'batched-keys-streamed', 'keys-streamed', 'per-query-row', 'int8-cache'] as const;
+/** Layouts written for one decoded token's query rows only. */
+const DECODE_ONLY: readonly Layout[] = ['per-query-row', 'int8-cache'];
 type Layout = (typeof LAYOUTS)[number];
 
 function head(g: GraphBuilder, layout: Layout, h: number): string {
@@ -82,9 +90,30 @@ function int8Inputs(g: GraphBuilder, depth: number): { codes: string; scales: st
   return quantizeRowsInGraph(g, 'q', 'q', 127);
 }
 
-function model(layout: Layout, depth: number): Uint8Array {
+/**
+ * Contract 3's reading of one layer for `rows` query rows per KV head, its output re-laid as
+ * [kv_heads · rows, head_dim] to compare with the others. With `keysStreamed`, the scores are
+ * computed transposed (the keys as the streamed operand) and then transposed back.
+ */
+function batched(g: GraphBuilder, depth: number, rows: number, keysStreamed: boolean): void {
+  g.input('keys', 'float32', [KV_HEADS, depth, HEAD_DIM]);
+  g.input('values', 'float32', [KV_HEADS, HEAD_DIM, depth]);
+  const q = g.op('Expand', 'q_heads', ['q', g.constant('q_heads_shape', 'int64', [3], [KV_HEADS, rows, HEAD_DIM])]);
+  const transB = (name: string, a: string, b: string): string => g.op('FusedMatMul', name, [a, b], { domain: 'com.microsoft', attrs: { transB: int(1) } });
+  const scores = keysStreamed ? g.op('Transpose', 's', [transB('sT', 'keys', q)], { attrs: { perm: ints([0, 2, 1]) } }) : transB('s', q, 'keys');
+  const probs = g.op('Softmax', 'p', [scores], { attrs: { axis: int(-1) } });
+  const context = g.op('Transpose', 'o_rows', [transB('o', 'values', probs)], { attrs: { perm: ints([0, 2, 1]) } });
+  g.node('Reshape', 'context', [context, g.constant('context_shape', 'int64', [2], [KV_HEADS * rows, HEAD_DIM])], { outputs: ['y'] });
+}
+
+function model(layout: Layout, depth: number, rows: number): Uint8Array {
   const g = new GraphBuilder();
-  g.input('q', 'float32', [GROUP, HEAD_DIM]);
+  g.input('q', 'float32', [rows, HEAD_DIM]);
+  if (layout === 'batched' || layout === 'batched-keys-streamed') {
+    batched(g, depth, rows, layout === 'batched-keys-streamed');
+    g.output('y', 'float32', [KV_HEADS * rows, HEAD_DIM]);
+    return g.serialize('attention-cache', '0', {});
+  }
   const outs: string[] = [];
   const q = layout === 'int8-cache' ? int8Inputs(g, depth) : undefined;
   for (let h = 0; h < KV_HEADS; h++) {
@@ -97,7 +126,7 @@ function model(layout: Layout, depth: number): Uint8Array {
     outs.push(head(g, layout, h));
   }
   g.node('Concat', 'context', outs, { attrs: { axis: int(0) }, outputs: ['y'] });
-  g.output('y', 'float32', [KV_HEADS * GROUP, HEAD_DIM]);
+  g.output('y', 'float32', [KV_HEADS * rows, HEAD_DIM]);
   return g.serialize('attention-cache', '0', {});
 }
 
@@ -123,6 +152,19 @@ function quantizeCache(rows: ort.Tensor): [ort.Tensor, ort.Tensor] {
   return [new ort.Tensor('uint8', codes, [count, HEAD_DIM]), new ort.Tensor('float32', scales, [count, 1])];
 }
 
+/** The same rows in contract 3's layouts: keys [kv_heads, P, head_dim], values [kv_heads, head_dim, P]. */
+function batchedCache(fp32: Feeds): Feeds {
+  const depth = fp32.k0!.dims[0]!;
+  const keys = new Float32Array(KV_HEADS * depth * HEAD_DIM);
+  const values = new Float32Array(KV_HEADS * depth * HEAD_DIM);
+  for (let h = 0; h < KV_HEADS; h++) {
+    keys.set(fp32[`k${h}`]!.data as Float32Array, h * depth * HEAD_DIM);
+    const v = fp32[`v${h}`]!.data as Float32Array;
+    for (let r = 0; r < depth; r++) for (let d = 0; d < HEAD_DIM; d++) values[(h * HEAD_DIM + d) * depth + r] = v[r * HEAD_DIM + d]!;
+  }
+  return { keys: new ort.Tensor('float32', keys, [KV_HEADS, depth, HEAD_DIM]), values: new ort.Tensor('float32', values, [KV_HEADS, HEAD_DIM, depth]) };
+}
+
 function int8Cache(fp32: Feeds): Feeds {
   const zeroPoint = (value: number, n: number): ort.Tensor => new ort.Tensor('uint8', new Uint8Array(n).fill(value), n === 1 ? [] : [n]);
   return Object.fromEntries([
@@ -136,8 +178,8 @@ function int8Cache(fp32: Feeds): Feeds {
 }
 
 /** Runs every layer's cache `r` + 1 times (the first untimed) and returns the median ms per token and the last layer's output. */
-async function time(layout: Layout, depth: number, threads: number, layers: Feeds[], q: ort.Tensor, r: number): Promise<{ ms: number; y: Float32Array }> {
-  const session = await ort.InferenceSession.create(model(layout, depth), { intraOpNumThreads: threads, extra: { session: { intra_op: { allow_spinning: threads === 1 ? '1' : '0' } } } });
+async function time(layout: Layout, depth: number, rows: number, threads: number, layers: Feeds[], q: ort.Tensor, r: number): Promise<{ ms: number; y: Float32Array }> {
+  const session = await ort.InferenceSession.create(model(layout, depth, rows), { intraOpNumThreads: threads, extra: { session: { intra_op: { allow_spinning: threads === 1 ? '1' : '0' } } } });
   const times: number[] = [];
   let y: Float32Array = new Float32Array();
   for (let rep = 0; rep <= r; rep++) {
@@ -150,25 +192,32 @@ async function time(layout: Layout, depth: number, threads: number, layers: Feed
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { depth: { type: 'string', default: '4096' }, threads: { type: 'string', default: '2' }, r: { type: 'string', default: '5' } } });
+  const { values } = parseArgs({ options: { depth: { type: 'string', default: '4096' }, rows: { type: 'string', default: String(GROUP) }, threads: { type: 'string', default: '2' }, r: { type: 'string', default: '5' } } });
   const depth = Number(values.depth);
+  const rows = Number(values.rows);
   const threads = Number(values.threads);
-  const q = new ort.Tensor('float32', random(GROUP * HEAD_DIM), [GROUP, HEAD_DIM]);
+  const q = new ort.Tensor('float32', random(rows * HEAD_DIM), [rows, HEAD_DIM]);
   const elements = LAYERS * KV_HEADS * 2 * depth * HEAD_DIM;
-  process.stdout.write(`depth ${depth}, ${threads} thread(s): ${(elements / 1e9).toFixed(3)} G cached elements read per decoded token\n\n| layout | cache GB | ms per token (median) | GB/s |\n|---|---|---|---|\n`);
+  process.stdout.write(`depth ${depth}, ${rows} query rows per KV head, ${threads} thread(s): ${(elements / 1e9).toFixed(3)} G cached elements read per run\n\n| layout | cache GB | ms per run (median) | GB/s |\n|---|---|---|---|\n`);
   const fp32 = Array.from({ length: LAYERS }, () => fp32Cache(depth));
-  const int8 = fp32.map(int8Cache);
+  const batchedLayout = fp32.map(batchedCache);
+  const caches: Record<Layout, () => Feeds[]> = {
+    graph: () => fp32, batched: () => batchedLayout, 'batched-keys-streamed': () => batchedLayout,
+    'keys-streamed': () => fp32, 'per-query-row': () => fp32, 'int8-cache': () => fp32.map(int8Cache),
+  };
   let reference: Float32Array = new Float32Array();
-  let int8Error = NaN;
-  for (const layout of LAYOUTS) {
-    const isInt8 = layout === 'int8-cache';
-    const gb = (elements * (isInt8 ? 1 : 4)) / 1e9;
-    const { ms, y } = await time(layout, depth, threads, isInt8 ? int8 : fp32, q, Number(values.r));
+  const errors: string[] = [];
+  for (const layout of LAYOUTS.filter((l) => rows === GROUP || !DECODE_ONLY.includes(l))) {
+    const gb = (elements * (layout === 'int8-cache' ? 1 : 4)) / 1e9;
+    const { ms, y } = await time(layout, depth, rows, threads, caches[layout](), q, Number(values.r));
     if (layout === 'graph') reference = y;
-    if (isInt8) int8Error = Math.max(...y.map((v, i) => Math.abs(v - reference[i]!))) / Math.max(...reference.map(Math.abs));
+    else {
+      const error = y.reduce((m, v, i) => Math.max(m, Math.abs(v - reference[i]!)), 0) / reference.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      errors.push(`${layout} against the per-head graph on the same cache (last layer): max |Δ| = ${(error * 100).toFixed(2)} % of max |output|`);
+    }
     process.stdout.write(`| ${layout} | ${gb.toFixed(2)} | ${ms.toFixed(1)} | ${(gb / (ms / 1000)).toFixed(1)} |\n`);
   }
-  process.stdout.write(`\nint8-cache against the fp32 graph on the same cache (last layer): max |Δ| = ${(int8Error * 100).toFixed(2)} % of max |output|\n`);
+  process.stdout.write(`\n${errors.join('\n')}\n`);
 }
 
 await main();

@@ -1,5 +1,5 @@
 import { attnWeight } from '../checkpoint/tensor-names.js';
-import { int } from './proto.js';
+import { int, ints } from './proto.js';
 import { computeType } from '../quantize/precision.js';
 import { linear, linearWeights, softcap, type BuildContext } from './blocks.js';
 import { newKey, newValue, pastKey, pastValue, POSITION_IDS } from './io-names.js';
@@ -43,61 +43,54 @@ function rope(ctx: BuildContext, name: string, x: string, heads: number, caches:
   })[0]!;
 }
 
-/** [S, n · width] → n tensors [S, width]. */
-function splitColumns(ctx: BuildContext, name: string, x: string, n: number): string[] {
-  const outputs = Array.from({ length: n }, (_, h) => `${name}.${h}`);
-  return ctx.g.node('Split', name, [x], { attrs: { axis: int(1), num_outputs: int(n) }, outputs });
+/** The rotated queries [1, S, heads · head_dim] as [kv_heads, S · group, head_dim]: rows token-major within each KV head's group. */
+function queryGroups(ctx: BuildContext, p: string, q: string): string {
+  const { g, spec } = ctx;
+  const { num_attention_heads: nh, num_key_value_heads: kvh, head_dim: hd } = spec.config;
+  const split = g.op('Reshape', `${p}.q_split`, [q, g.constant(`${p}.q_split_shape`, 'int64', [4], [-1, kvh, nh / kvh, hd])]);
+  const headsFirst = g.op('Transpose', `${p}.q_heads_first`, [split], { attrs: { perm: ints([1, 0, 2, 3]) } });
+  return g.op('Reshape', `${p}.q_groups`, [headsFirst, g.constant(`${p}.q_groups_shape`, 'int64', [3], [kvh, -1, hd])]);
 }
 
-/** Splits along axis 0 into one tensor per KV head. */
-function splitHeads(ctx: BuildContext, name: string, x: string, n: number): string[] {
-  const outputs = Array.from({ length: n }, (_, h) => `${name}.${h}`);
-  return ctx.g.node('Split', name, [x], { attrs: { axis: int(0), num_outputs: int(n) }, outputs });
+/** The new tokens' keys or values ([1,] S, kv_heads · head_dim), heads first, in the cache's layout for `perm`. */
+function newRows(ctx: BuildContext, name: string, x: string, perm: number[]): string {
+  const { g, spec } = ctx;
+  const shape = g.constant(`${name}.split_shape`, 'int64', [3], [-1, spec.config.num_key_value_heads, spec.config.head_dim]);
+  return g.op('Transpose', name, [g.op('Reshape', `${name}.split`, [x, shape])], { attrs: { perm: ints(perm) } });
 }
 
-/**
- * Scores of one KV head's query group against its cached keys and the new keys,
- * [1, S · group, T]. The cached keys are a contiguous [P, head_dim] view fed by the
- * runtime, read by Gemm with transB: no copy of the cache is made.
- */
-function headScores(ctx: BuildContext, p: string, q: string, pastKeys: string, newKeys: string): string {
-  const { g } = ctx;
-  const past = g.op('Gemm', `${p}.past`, [q, pastKeys], { attrs: { transB: int(1) } });
-  const current = g.op('Gemm', `${p}.new`, [q, newKeys], { attrs: { transB: int(1) } });
-  const both = g.op('Concat', `${p}.all`, [past, current], { attrs: { axis: int(1) } });
-  return g.op('Unsqueeze', `${p}.stacked`, [both, g.constant(`${p}.axis0`, 'int64', [1], [0])]);
-}
+/** a · bᵀ, batched over the KV heads; both operands are read where they are, so the cache is fed as the runtime stores it. */
+const matMulTransB = (ctx: BuildContext, name: string, a: string, b: string): string =>
+  ctx.g.op('FusedMatMul', name, [a, b], { domain: 'com.microsoft', attrs: { transB: int(1) } });
 
-/** softmax(softcap(scores · scale) masked), over every KV head at once: [kvh, S · group, T]. */
-function probabilities(ctx: BuildContext, p: string, heads: string[], visible: string): string {
+/** softmax(softcap(scores · scale) masked) over [kv_heads, S · group, T]. */
+function probabilities(ctx: BuildContext, p: string, scores: string, visible: string): string {
   const { g, spec } = ctx;
   const cap = spec.config.attn_logit_softcapping;
   const type = computeType(ctx.format);
-  const stacked = heads.length === 1 ? heads[0]! : g.op('Concat', `${p}.scores`, heads, { attrs: { axis: int(0) } });
-  let scores = g.op('Mul', `${p}.scaled`, [stacked, g.constant(`${p}.scale`, type, [], [spec.attnScale])]);
-  if (cap !== null) scores = softcap(ctx, `${p}.softcap`, scores, cap, type);
-  const masked = g.op('Where', `${p}.masked`, [visible, scores, g.constant(`${p}.masked_value`, type, [], [-Infinity])]);
+  let scaled = g.op('Mul', `${p}.scaled`, [scores, g.constant(`${p}.scale`, type, [], [spec.attnScale])]);
+  if (cap !== null) scaled = softcap(ctx, `${p}.softcap`, scaled, cap, type);
+  const masked = g.op('Where', `${p}.masked`, [visible, scaled, g.constant(`${p}.masked_value`, type, [], [-Infinity])]);
   return g.op('Softmax', `${p}.probs`, [masked], { attrs: { axis: int(-1) } });
 }
 
-/** probs · V, with the cached values read in place and the new ones added: [S, q_heads · head_dim]. */
-function weightedValues(ctx: BuildContext, p: string, layer: number, probs: string, newValues: string[]): string {
+/**
+ * probs · V as [S, heads · head_dim]. The cached values are transposed, [kv_heads, head_dim,
+ * capacity], so that they are the streamed operand of the product (no per-call repacking
+ * of the cache), and the result comes out transposed too.
+ */
+function weightedValues(ctx: BuildContext, p: string, layer: number, probs: string, newValues: string, newKeys: string): string {
   const { g, spec } = ctx;
-  const { num_key_value_heads: kvh, num_attention_heads: nh, head_dim: hd } = spec.config;
-  const pastLen = g.op('Shape', `${p}.past_len`, [pastValue(layer, 0)], { attrs: { start: int(0), end: int(1) } });
-  const axis = g.constant(`${p}.key_axis`, 'int64', [1], [2]);
-  const onPast = g.op('Slice', `${p}.probs_past`, [probs, g.constant(`${p}.zero`, 'int64', [1], [0]), pastLen, axis]);
-  const onNew = g.op('Slice', `${p}.probs_new`, [probs, pastLen, g.constant(`${p}.end`, 'int64', [1], [Number.MAX_SAFE_INTEGER]), axis]);
-  const pastHeads = splitHeads(ctx, `${p}.probs_past_heads`, onPast, kvh);
-  const newHeads = splitHeads(ctx, `${p}.probs_new_heads`, onNew, kvh);
-  const rowsShape = g.constant(`${p}.group_shape`, 'int64', [2], [-1, (nh / kvh) * hd]);
-  const outputs = newValues.map((v, h) => {
-    const q = `${p}.h${h}`;
-    const fromPast = g.op('MatMul', `${q}.past_values`, [pastHeads[h]!, pastValue(layer, h)]);
-    const fromNew = g.op('MatMul', `${q}.new_values`, [newHeads[h]!, v]);
-    return g.op('Reshape', `${q}.context`, [g.op('Add', `${q}.values`, [fromPast, fromNew]), rowsShape]);
-  });
-  return outputs.length === 1 ? outputs[0]! : g.op('Concat', `${p}.context`, outputs, { attrs: { axis: int(1) } });
+  const { num_attention_heads: nh, num_key_value_heads: kvh, head_dim: hd } = spec.config;
+  const shapeAt = (name: string, x: string, axis: number): string => g.op('Shape', name, [x], { attrs: { start: int(axis), end: int(axis + 1) } });
+  const sizes = g.op('Concat', `${p}.key_counts`, [shapeAt(`${p}.capacity`, pastKey(layer), 1), shapeAt(`${p}.new_count`, newKeys, 1)], { attrs: { axis: int(0) } });
+  const [onPast, onNew] = g.node('Split', `${p}.probs_split`, [probs, sizes], { attrs: { axis: int(2) }, outputs: [`${p}.probs_past`, `${p}.probs_new`] });
+  const fromPast = matMulTransB(ctx, `${p}.past_values`, pastValue(layer), onPast!);
+  const fromNew = matMulTransB(ctx, `${p}.new_values`, newValues, onNew!);
+  const summed = g.op('Add', `${p}.values`, [fromPast, fromNew]);
+  const split = g.op('Reshape', `${p}.context_split`, [summed, g.constant(`${p}.context_split_shape`, 'int64', [4], [kvh, hd, -1, nh / kvh])]);
+  const tokensFirst = g.op('Transpose', `${p}.context_tokens_first`, [split], { attrs: { perm: ints([2, 0, 3, 1]) } });
+  return g.op('Reshape', `${p}.context`, [tokensFirst, g.constant(`${p}.context_shape`, 'int64', [2], [-1, nh * hd])]);
 }
 
 /**
@@ -107,23 +100,19 @@ function weightedValues(ctx: BuildContext, p: string, layer: number, probs: stri
 export async function attention(ctx: BuildContext, layer: number, x: string, visible: string, caches: RotaryCaches): Promise<string> {
   const { g, spec } = ctx;
   const p = `layers.${layer}.attn`;
-  const { num_attention_heads: nh, num_key_value_heads: kvh, head_dim: hd } = spec.config;
+  const { num_attention_heads: nh, num_key_value_heads: kvh } = spec.config;
   const qkvWeights = await linearWeights(ctx, `${p}.qkv`, [attnWeight(layer, 'q_proj'), attnWeight(layer, 'k_proj'), attnWeight(layer, 'v_proj')]);
   const qkv = linear(ctx, `${p}.qkv`, x, qkvWeights);
   const sizes = g.constant(`${p}.split_sizes`, 'int64', [3], [spec.qDim, spec.kvDim, spec.kvDim]);
   const [q, k, v] = g.node('Split', `${p}.split`, [qkv, sizes], { attrs: { axis: int(1) }, outputs: [`${p}.q`, `${p}.k`, `${p}.v`] });
-  const batch = g.constant(`${p}.axis0`, 'int64', [1], [0]);
-  const qRot = g.op('Squeeze', `${p}.q_rotated`, [rope(ctx, `${p}.q_rope`, q!, nh, caches), batch]);
-  rope(ctx, `${p}.k_rope`, k!, kvh, caches, newKey(layer));
-  g.node('Unsqueeze', `${p}.new_value`, [v!, batch], { outputs: [newValue(layer)] });
-  const kRot = g.op('Squeeze', `${p}.k_rotated`, [newKey(layer), batch]);
-  const rows = g.constant(`${p}.q_rows`, 'int64', [2], [-1, hd]);
-  const qGroups = splitColumns(ctx, `${p}.q_groups`, qRot, kvh).map((qh, h) => g.op('Reshape', `${p}.h${h}.q`, [qh, rows]));
-  const kHeads = splitColumns(ctx, `${p}.k_heads`, kRot, kvh);
-  const vHeads = splitColumns(ctx, `${p}.v_heads`, v!, kvh);
-  const scores = qGroups.map((qh, h) => headScores(ctx, `${p}.h${h}.scores`, qh, pastKey(layer, h), kHeads[h]!));
-  const probs = probabilities(ctx, p, scores, visible);
-  const context = weightedValues(ctx, p, layer, probs, vHeads);
+  const qGroups = queryGroups(ctx, p, rope(ctx, `${p}.q_rope`, q!, nh, caches));
+  const keys = newRows(ctx, `${p}.k_heads`, rope(ctx, `${p}.k_rope`, k!, kvh, caches, newKey(layer)), [1, 0, 2]);
+  g.node('Unsqueeze', `${p}.new_value`, [v!, g.constant(`${p}.axis0`, 'int64', [1], [0])], { outputs: [newValue(layer)] });
+  const values = newRows(ctx, `${p}.v_heads`, v!, [1, 2, 0]);
+  const onPast = matMulTransB(ctx, `${p}.scores.past`, qGroups, pastKey(layer));
+  const onNew = matMulTransB(ctx, `${p}.scores.new`, qGroups, keys);
+  const scores = g.op('Concat', `${p}.scores`, [onPast, onNew], { attrs: { axis: int(2) } });
+  const context = weightedValues(ctx, p, layer, probabilities(ctx, p, scores, visible), values, keys);
   const oWeights = await linearWeights(ctx, `${p}.o`, [attnWeight(layer, 'o_proj')]);
   return linear(ctx, `${p}.o`, context, oWeights);
 }

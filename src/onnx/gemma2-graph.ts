@@ -7,19 +7,20 @@ import { linear, linearWeights, mlp, rmsNorm, softcap, toCompute, toFloat32, typ
 import { INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS } from './io-names.js';
 import { int } from './proto.js';
 
-/** Graph inputs: one sequence (batch 1) of new tokens, their positions, and each layer's cached rows (in the compute type). */
+/**
+ * Graph inputs: one sequence (batch 1) of new tokens, their positions, and each layer's
+ * cache (in the compute type) with one capacity shared by every layer.
+ */
 function declareInputs(ctx: BuildContext): void {
   const { g, spec } = ctx;
   const kv = computeType(ctx.format);
+  const { num_key_value_heads: kvh, head_dim: hd } = spec.config;
   g.input(INPUT_IDS, 'int64', [1, 'sequence_length']);
   g.input(POSITION_IDS, 'int64', [1, 'sequence_length']);
   g.input(LOGITS_TO_KEEP, 'int64', [1]);
   for (let i = 0; i < spec.config.num_hidden_layers; i++) {
-    const past = spec.isSliding[i] ? 'past_sliding_length' : 'past_global_length';
-    for (let h = 0; h < spec.config.num_key_value_heads; h++) {
-      g.input(pastKey(i, h), kv, [past, spec.config.head_dim]);
-      g.input(pastValue(i, h), kv, [past, spec.config.head_dim]);
-    }
+    g.input(pastKey(i), kv, [kvh, 'past_capacity', hd]);
+    g.input(pastValue(i), kv, [kvh, hd, 'past_capacity']);
   }
 }
 

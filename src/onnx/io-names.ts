@@ -3,8 +3,9 @@ export const INPUT_IDS = 'input_ids';
 export const POSITION_IDS = 'position_ids';
 export const LOGITS_TO_KEEP = 'logits_to_keep';
 export const LOGITS = 'logits';
-/** Per KV head: the runtime feeds each head's cached rows as its own contiguous [rows, head_dim] view. */
-export const pastKey = (layer: number, head: number): string => `past_key_values.${layer}.key.${head}`;
-export const pastValue = (layer: number, head: number): string => `past_key_values.${layer}.value.${head}`;
+/** A layer's cached keys, [kv_heads, capacity, head_dim]: rows at and after position_ids[0] are padding. */
+export const pastKey = (layer: number): string => `past_key_values.${layer}.key`;
+/** A layer's cached values, transposed: [kv_heads, head_dim, capacity]. */
+export const pastValue = (layer: number): string => `past_key_values.${layer}.value`;
 export const newKey = (layer: number): string => `new_key_values.${layer}.key`;
 export const newValue = (layer: number): string => `new_key_values.${layer}.value`;

@@ -14,25 +14,26 @@ export interface Masks {
 
 /**
  * Key j is visible from query position p iff j ≤ p and, on sliding layers,
- * p − j < sliding_window. The layer's keys are its past rows (the P positions just
- * before position_ids[0]) followed by the new tokens, so their positions follow from
- * the past's length alone.
+ * p − j < sliding_window. The keys are the cache's rows, row r holding position r and
+ * rows from position_ids[0] on being padding, followed by the new tokens. Padding gets
+ * a position after every query, so causality hides it.
  */
-function visibility(ctx: BuildContext, p: string, kind: 'sliding' | 'global', past: string): { visible: string; queryLen: string; keyLen: string } {
+function visibility(ctx: BuildContext, p: string, kind: 'sliding' | 'global'): { visible: string; queryLen: string; keyLen: string } {
   const { g } = ctx;
   const queryPos = g.op('Reshape', `${p}.query_pos`, [POSITION_IDS, g.constant(`${p}.flat`, 'int64', [1], [-1])]);
   const first = g.op('Slice', `${p}.first_pos`, [queryPos, g.constant(`${p}.zero`, 'int64', [1], [0]), g.constant(`${p}.one`, 'int64', [1], [1])]);
-  const pastLen = g.op('Shape', `${p}.past_len`, [past], { attrs: { start: int(0), end: int(1) } });
-  const queryLen = g.op('Shape', `${p}.new_len`, [queryPos]);
-  const start = g.op('Sub', `${p}.key_start`, [first, pastLen]);
-  const end = g.op('Add', `${p}.key_end`, [first, queryLen]);
+  const capacity = g.op('Shape', `${p}.capacity`, [pastKey(0)], { attrs: { start: int(1), end: int(2) } });
   const scalar = (x: string, n: string): string => g.op('Squeeze', `${p}.${n}`, [x]);
-  const keyPos = g.op('Range', `${p}.key_pos`, [scalar(start, 'start_scalar'), scalar(end, 'end_scalar'), g.constant(`${p}.step`, 'int64', [], [1])]);
+  const rows = g.op('Range', `${p}.cache_rows`, [g.constant(`${p}.start`, 'int64', [], [0]), scalar(capacity, 'capacity_scalar'), g.constant(`${p}.step`, 'int64', [], [1])]);
+  const later = g.constant(`${p}.padding_pos`, 'int64', [], [Number.MAX_SAFE_INTEGER]);
+  const pastPos = g.op('Where', `${p}.past_pos`, [g.op('Less', `${p}.filled`, [rows, first]), rows, later]);
+  const keyPos = g.op('Concat', `${p}.key_pos`, [pastPos, queryPos], { attrs: { axis: int(0) } });
+  const queryLen = g.op('Shape', `${p}.new_len`, [queryPos]);
   const keyLen = g.op('Shape', `${p}.key_len`, [keyPos]);
-  const rows = g.op('Unsqueeze', `${p}.query_col`, [queryPos, g.constant(`${p}.axis1`, 'int64', [1], [1])]);
-  const causal = g.op('LessOrEqual', `${p}.causal`, [keyPos, rows]);
+  const queries = g.op('Unsqueeze', `${p}.query_col`, [queryPos, g.constant(`${p}.axis1`, 'int64', [1], [1])]);
+  const causal = g.op('LessOrEqual', `${p}.causal`, [keyPos, queries]);
   if (kind === 'global') return { visible: causal, queryLen, keyLen };
-  const distance = g.op('Sub', `${p}.distance`, [rows, keyPos]);
+  const distance = g.op('Sub', `${p}.distance`, [queries, keyPos]);
   const inWindow = g.op('Less', `${p}.in_window`, [distance, g.constant(`${p}.window`, 'int64', [], [ctx.spec.config.sliding_window])]);
   return { visible: g.op('And', `${p}.visible`, [causal, inWindow]), queryLen, keyLen };
 }
@@ -49,14 +50,11 @@ function perQueryHead(ctx: BuildContext, p: string, v: { visible: string; queryL
   return g.op('Reshape', `${p}.rows`, [expanded, rowsShape]);
 }
 
-/** Masks for the layer kinds present, each derived from the first layer of that kind. */
+/** Masks for the layer kinds present: every layer's cache has the same capacity. */
 export function masks(ctx: BuildContext): Masks {
-  const build = (kind: 'sliding' | 'global', layer: number): string =>
-    perQueryHead(ctx, `mask.${kind}`, visibility(ctx, `mask.${kind}`, kind, pastKey(layer, 0)));
-  const firstSliding = ctx.spec.isSliding.indexOf(true);
-  const firstGlobal = ctx.spec.isSliding.indexOf(false);
+  const build = (kind: 'sliding' | 'global'): string => perQueryHead(ctx, `mask.${kind}`, visibility(ctx, `mask.${kind}`, kind));
   return {
-    ...(firstSliding >= 0 ? { sliding: build('sliding', firstSliding) } : {}),
-    ...(firstGlobal >= 0 ? { global: build('global', firstGlobal) } : {}),
+    ...(ctx.spec.isSliding.includes(true) ? { sliding: build('sliding') } : {}),
+    ...(ctx.spec.isSliding.includes(false) ? { global: build('global') } : {}),
   };
 }

@@ -4,7 +4,7 @@ export const MANIFEST_FILE = 'gemma.json';
 export const MODEL_FILE = 'model.onnx';
 export const DATA_FILE = 'model.onnx.data';
 /** Bumped whenever the graph's inputs/outputs change meaning (docs/graph-contract.md). */
-export const GRAPH_CONTRACT = 'gemma2-new-kv/2';
+export const GRAPH_CONTRACT = 'gemma2-new-kv/3';
 
 export interface Manifest {
   format: 'gemma-onnx';

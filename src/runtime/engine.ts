@@ -29,8 +29,7 @@ export type EngineLike = Pick<Engine, 'spec' | 'options' | 'tokens' | 'counters'
 
 /**
  * Runs the exported graph over a growing token sequence, keeping every layer's keys and
- * values in JS (docs/graph-contract.md). Sliding layers are fed only the rows their window
- * can still see.
+ * values in JS (docs/graph-contract.md).
  */
 export class Engine {
   readonly spec: ModelSpec;
@@ -57,21 +56,15 @@ export class Engine {
 
   private feeds(ids: number[]): Record<string, ort.Tensor> {
     const start = this.history.length;
-    const { isSliding } = this.spec;
     const { head_dim: hd, num_key_value_heads: kvh } = this.spec.config;
     const feeds: Record<string, ort.Tensor> = {
       [INPUT_IDS]: int64(ids, [1, ids.length]),
       [POSITION_IDS]: int64(ids.map((_, i) => start + i), [1, ids.length]),
     };
-    const windowRows = this.spec.config.sliding_window - 1;
-    for (let i = 0; i < isSliding.length; i++) {
-      const rows = isSliding[i] ? windowRows : start;
-      for (let h = 0; h < kvh; h++) {
-        const keys = this.cache.keys[i]![h]!.tail(rows);
-        feeds[pastKey(i, h)] = kvTensor(this.cache.type, keys, [keys.length / hd, hd]);
-        feeds[pastValue(i, h)] = kvTensor(this.cache.type, this.cache.values[i]![h]!.tail(rows), [keys.length / hd, hd]);
-      }
-    }
+    this.cache.layers.forEach((layer, i) => {
+      feeds[pastKey(i)] = kvTensor(this.cache.type, layer.keys, [kvh, layer.capacity, hd]);
+      feeds[pastValue(i)] = kvTensor(this.cache.type, layer.values, [kvh, hd, layer.capacity]);
+    });
     return feeds;
   }
 

@@ -1,88 +1,126 @@
-/** fp32 values (CPU graphs) or fp16 bit patterns (CUDA graphs): the cache only moves rows, never reads them. */
+/** fp32 values (CPU graphs) or fp16 bit patterns (CUDA graphs): the cache only moves values, never reads them. */
 export type KvElements = Float32Array | Uint16Array;
 export type KvType = 'float32' | 'float16';
 
 const allocate = (type: KvType, length: number): KvElements => (type === 'float16' ? new Uint16Array(length) : new Float32Array(length));
 
+const MIN_STEP = 32;
+const STEPS_PER_DOUBLING = 16;
+
 /**
- * One KV head's keys or values in one layer, owned by JS and fed to the graph as a
- * zero-copy view (onnxruntime-node wraps input arrays without copying, while it copies
- * every output). Rows are positions, each `width` = head_dim values, so the rows a
- * layer attends to are always one contiguous range.
+ * Positions a cache holding `length` of them is sized for: rounded up to a step of
+ * max(32, the power of two at or below length / 16). The graph reads the padding as if it
+ * were cached rows, and growing copies the whole cache into fresh arrays; for the measured
+ * costs of both (docs/benchmarks.md, "The capacity step") the best step grows like the
+ * square root of the length, which this one follows closely from 1k to 8k tokens. Never
+ * 0: the graph needs at least one (padding) row, as a product over zero rows is left unset.
  */
-export class CacheRows {
-  private data: KvElements;
-  private count = 0;
-
-  constructor(readonly width: number, readonly type: KvType = 'float32', initialRows = 256) {
-    this.data = allocate(type, initialRows * width);
-  }
-
-  get rows(): number {
-    return this.count;
-  }
-
-  /** Makes room for `rows` more rows, growing by doubling (untouched pages cost no memory). */
-  private reserve(rows: number): void {
-    const needed = (this.count + rows) * this.width;
-    if (needed <= this.data.length) return;
-    const grown = allocate(this.type, Math.max(needed, this.data.length * 2));
-    grown.set(this.data.subarray(0, this.count * this.width));
-    this.data = grown;
-  }
-
-  /** Appends `rows` rows taken from `source`, row r starting at offset + r · stride. */
-  appendStrided(source: KvElements, rows: number, stride: number, offset: number): void {
-    this.reserve(rows);
-    for (let r = 0; r < rows; r++) {
-      const from = offset + r * stride;
-      this.data.set(source.subarray(from, from + this.width), (this.count + r) * this.width);
-    }
-    this.count += rows;
-  }
-
-  append(values: KvElements): void {
-    this.appendStrided(values, values.length / this.width, this.width, 0);
-  }
-
-  /** The last `rows` rows (or all of them), without copying. */
-  tail(rows: number): KvElements {
-    const from = Math.max(0, this.count - rows);
-    return this.data.subarray(from * this.width, this.count * this.width);
-  }
-
-  /** Forgets everything after the first `rows` rows. */
-  truncate(rows: number): void {
-    this.count = Math.min(this.count, rows);
-  }
+export function capacityFor(length: number): number {
+  if (length === 0) return MIN_STEP;
+  const step = Math.max(MIN_STEP, 2 ** Math.floor(Math.log2(length / STEPS_PER_DOUBLING)));
+  return Math.ceil(length / step) * step;
 }
 
-/** Keys and values of every layer and KV head: `keys[layer][head]`. */
-export class KvCache {
-  readonly keys: CacheRows[][];
-  readonly values: CacheRows[][];
+/**
+ * One layer's cache in the graph's input layouts (docs/graph-contract.md): keys
+ * [kv_heads, capacity, head_dim] and values transposed, [kv_heads, head_dim, capacity].
+ * Row r of each head is position r; rows from `length` on are padding the graph masks.
+ * Both arrays are fed whole, as zero-copy views: onnxruntime-node wraps inputs without
+ * copying them, while it copies every output.
+ */
+export class LayerCache {
+  private keyArray: KvElements;
+  private valueArray: KvElements;
+  private rows = 0;
 
-  constructor(layers: number, private readonly heads: number, private readonly headDim: number, readonly type: KvType = 'float32') {
-    const make = (): CacheRows[][] => Array.from({ length: layers }, () => Array.from({ length: heads }, () => new CacheRows(headDim, type)));
-    this.keys = make();
-    this.values = make();
+  constructor(readonly heads: number, readonly headDim: number, readonly type: KvType, private size = capacityFor(0)) {
+    this.keyArray = allocate(type, heads * size * headDim);
+    this.valueArray = allocate(type, heads * size * headDim);
+  }
+
+  /** [heads, capacity, head_dim]; a new array after the capacity changes. */
+  get keys(): KvElements {
+    return this.keyArray;
+  }
+
+  /** [heads, head_dim, capacity]; a new array after the capacity changes. */
+  get values(): KvElements {
+    return this.valueArray;
+  }
+
+  get capacity(): number {
+    return this.size;
   }
 
   get length(): number {
-    return this.keys[0]?.[0]?.rows ?? 0;
+    return this.rows;
   }
 
-  /** Appends a layer's new rows, given position-major as [rows, heads · head_dim]. */
-  append(layer: number, keys: KvElements, values: KvElements): void {
-    const stride = this.heads * this.headDim;
-    const rows = keys.length / stride;
-    for (let h = 0; h < this.heads; h++) {
-      this.keys[layer]![h]!.appendStrided(keys, rows, stride, h * this.headDim);
-      this.values[layer]![h]!.appendStrided(values, rows, stride, h * this.headDim);
+  /** Re-lays both arrays out for `size` positions, keeping the first `length` ones. */
+  private resize(size: number): void {
+    const { heads, headDim: hd, rows } = this;
+    const keys = allocate(this.type, heads * size * hd);
+    const values = allocate(this.type, heads * size * hd);
+    for (let h = 0; h < heads; h++) {
+      keys.set(this.keyArray.subarray(h * this.size * hd, (h * this.size + rows) * hd), h * size * hd);
+      for (let d = 0; d < hd; d++) {
+        const from = (h * hd + d) * this.size;
+        values.set(this.valueArray.subarray(from, from + rows), (h * hd + d) * size);
+      }
     }
+    [this.keyArray, this.valueArray, this.size] = [keys, values, size];
   }
 
-  truncate(rows: number): void {
-    for (const c of [...this.keys.flat(), ...this.values.flat()]) c.truncate(rows);
+  /** Appends new rows given position-major, [rows, heads · head_dim], as the graph returns them. */
+  append(keys: KvElements, values: KvElements): void {
+    const { heads, headDim: hd } = this;
+    const stride = heads * hd;
+    const added = keys.length / stride;
+    if (this.rows + added > this.size) this.resize(capacityFor(this.rows + added));
+    for (let r = 0; r < added; r++) {
+      for (let h = 0; h < heads; h++) {
+        const from = r * stride + h * hd;
+        this.keyArray.set(keys.subarray(from, from + hd), (h * this.size + this.rows + r) * hd);
+      }
+    }
+    for (let c = 0; c < stride; c++) {
+      const to = c * this.size + this.rows;
+      for (let r = 0; r < added; r++) this.valueArray[to + r] = values[r * stride + c]!;
+    }
+    this.rows += added;
+  }
+
+  /**
+   * Forgets every position from `length` on. The arrays shrink only to half their size or
+   * less, so that rolling back a few tokens and decoding them again does not regrow them.
+   */
+  truncate(length: number): void {
+    this.rows = Math.min(this.rows, length);
+    if (capacityFor(this.rows) <= this.size / 2) this.resize(capacityFor(this.rows));
+  }
+}
+
+/** Every layer's cache; all layers hold the same positions, so they share one capacity. */
+export class KvCache {
+  readonly layers: LayerCache[];
+
+  constructor(layers: number, heads: number, headDim: number, readonly type: KvType = 'float32') {
+    this.layers = Array.from({ length: layers }, () => new LayerCache(heads, headDim, type));
+  }
+
+  get length(): number {
+    return this.layers[0]?.length ?? 0;
+  }
+
+  get capacity(): number {
+    return this.layers[0]?.capacity ?? 0;
+  }
+
+  append(layer: number, keys: KvElements, values: KvElements): void {
+    this.layers[layer]!.append(keys, values);
+  }
+
+  truncate(length: number): void {
+    for (const layer of this.layers) layer.truncate(length);
   }
 }

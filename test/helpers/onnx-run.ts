@@ -10,11 +10,26 @@ export async function loadSession(exportDir: string): Promise<ort.InferenceSessi
 
 const int64 = (values: number[]): ort.Tensor => new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), [1, values.length]);
 
-/** One head's columns of position-major rows, as the runtime stores them. */
-function headRows(rows: Float32Array, count: number, stride: number, offset: number, width: number): Float32Array {
-  const out = new Float32Array(count * width);
-  for (let r = 0; r < count; r++) out.set(rows.subarray(r * stride + offset, r * stride + offset + width), r * width);
-  return out;
+/**
+ * A layer's cache in the graph's layouts, keys [kv_heads, capacity, head_dim] and values
+ * [kv_heads, head_dim, capacity], from position-major rows, with `padding` rows of large
+ * finite junk after them (the graph must mask those); an empty cache is one junk row.
+ */
+function cacheLayouts(spec: ModelSpec, rows: { keys: Float32Array; values: Float32Array }, padding: number): { keys: ort.Tensor; values: ort.Tensor } {
+  const { head_dim: hd, num_key_value_heads: kvh } = spec.config;
+  const count = rows.keys.length / spec.kvDim;
+  const capacity = Math.max(1, count + padding);
+  const keys = new Float32Array(kvh * capacity * hd).fill(1e3);
+  const values = new Float32Array(kvh * capacity * hd).fill(-1e3);
+  for (let h = 0; h < kvh; h++) {
+    for (let r = 0; r < count; r++) {
+      for (let d = 0; d < hd; d++) {
+        keys[(h * capacity + r) * hd + d] = rows.keys[r * spec.kvDim + h * hd + d]!;
+        values[(h * hd + d) * capacity + r] = rows.values[r * spec.kvDim + h * hd + d]!;
+      }
+    }
+  }
+  return { keys: new ort.Tensor('float32', keys, [kvh, capacity, hd]), values: new ort.Tensor('float32', values, [kvh, hd, capacity]) };
 }
 
 export interface StepResult {
@@ -24,25 +39,23 @@ export interface StepResult {
 }
 
 /**
- * One run of the exported graph: `ids` at positions start.., with `past[i]` the cached
- * rows (keys, values) of layer i, each [rows · kvDim].
+ * One run of the exported graph: `ids` at positions start.., with `past[i]` layer i's
+ * cached rows (keys, values) of positions 0 … start − 1, each [start · kvDim], fed with
+ * `padding` junk rows after them.
  */
 export async function runStep(
   session: ort.InferenceSession, spec: ModelSpec, ids: number[], start: number,
-  past: { keys: Float32Array; values: Float32Array }[], keep = 0,
+  past: { keys: Float32Array; values: Float32Array }[], keep = 0, padding = 0,
 ): Promise<StepResult> {
   const feeds: Record<string, ort.Tensor> = {
     [INPUT_IDS]: int64(ids),
     [POSITION_IDS]: int64(ids.map((_, i) => start + i)),
     [LOGITS_TO_KEEP]: new ort.Tensor('int64', BigInt64Array.from([BigInt(keep)]), [1]),
   };
-  const { head_dim: hd, num_key_value_heads: kvh } = spec.config;
   for (let i = 0; i < spec.config.num_hidden_layers; i++) {
-    const rows = past[i]!.keys.length / spec.kvDim;
-    for (let h = 0; h < kvh; h++) {
-      feeds[pastKey(i, h)] = new ort.Tensor('float32', headRows(past[i]!.keys, rows, spec.kvDim, h * hd, hd), [rows, hd]);
-      feeds[pastValue(i, h)] = new ort.Tensor('float32', headRows(past[i]!.values, rows, spec.kvDim, h * hd, hd), [rows, hd]);
-    }
+    const layer = cacheLayouts(spec, past[i]!, padding);
+    feeds[pastKey(i)] = layer.keys;
+    feeds[pastValue(i)] = layer.values;
   }
   const out = await session.run(feeds);
   const vocab = spec.config.vocab_size;

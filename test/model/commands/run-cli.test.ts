@@ -72,10 +72,10 @@ describe('gemma run', () => {
     assert.equal((await gemma(['quantize', 'tiny-random', '--out', out], env)).code, 0);
     const manifestPath = join(out, 'gemma.json');
     const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Record<string, unknown>;
-    await writeFile(manifestPath, JSON.stringify({ ...manifest, contract: 'gemma2-new-kv/1' }));
+    await writeFile(manifestPath, JSON.stringify({ ...manifest, contract: 'gemma2-new-kv/2' }));
     const r = await gemma(['run', out, '-p', 'hi'], env);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^gemma: error: .*graph contract gemma2-new-kv\/1, this gemma needs gemma2-new-kv\/2: convert it again with gemma quantize\n$/);
+    assert.match(r.stderr, /^gemma: error: .*graph contract gemma2-new-kv\/2, this gemma needs gemma2-new-kv\/3: convert it again with gemma quantize\n$/);
   });
 
   test('bad input: one line and a non-zero exit each', async () => {

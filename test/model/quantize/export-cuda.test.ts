@@ -53,7 +53,7 @@ describe('the CUDA graph: fp16 attention, KV cache and linear layers around an f
 
   test('the manifest records the EP; KV inputs and outputs are fp16, logits fp32', () => {
     assert.equal(model.manifest.ep, 'cuda');
-    assert.equal(graph.inputs.get(pastKey(0, 0)), float16);
+    assert.equal(graph.inputs.get(pastKey(0)), float16);
     assert.equal(graph.outputs.get(newKey(1)), float16);
     assert.equal(graph.outputs.get('logits'), float32);
   });

@@ -1,42 +1,67 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CacheRows, KvCache } from '../../../src/runtime/kv-cache.js';
+import { capacityFor, KvCache, LayerCache } from '../../../src/runtime/kv-cache.js';
 
-test('rows append, grow past the initial capacity, and tail() views the last rows without copying', () => {
-  const c = new CacheRows(3, 'float32', 2);
-  for (let r = 0; r < 5; r++) c.append(Float32Array.from([r, r, r]));
-  assert.equal(c.rows, 5);
-  assert.deepEqual([...c.tail(2)], [3, 3, 3, 4, 4, 4]);
-  assert.deepEqual([...c.tail(100)].filter((_, i) => i % 3 === 0), [0, 1, 2, 3, 4]);
-  const view = c.tail(1);
-  c.append(Float32Array.from([9, 9, 9]));
-  assert.equal(view.buffer, c.tail(1).buffer, 'same backing buffer while capacity suffices');
+/** Head h's key row r and the value column r, read back from the graph layouts. */
+const keyRow = (c: LayerCache, h: number, r: number): number[] => [...c.keys.subarray((h * c.capacity + r) * c.headDim, (h * c.capacity + r + 1) * c.headDim)];
+const valueColumn = (c: LayerCache, h: number, r: number): number[] =>
+  Array.from({ length: c.headDim }, (_, d) => c.values[(h * c.headDim + d) * c.capacity + r]!);
+
+/** Position-major rows [rows, heads · headDim] whose every value encodes (row, head, dim). */
+const rows = (from: number, count: number, heads: number, hd: number, sign = 1): Float32Array =>
+  Float32Array.from({ length: count * heads * hd }, (_, i) => sign * (1000 * (from + Math.floor(i / (heads * hd))) + 10 * Math.floor((i % (heads * hd)) / hd) + (i % hd)));
+
+test('capacity is padded by less than 32 rows or a sixteenth of the length, in steps that grow with it', () => {
+  assert.equal(capacityFor(0), 32, 'never empty: the graph needs a row');
+  assert.equal(capacityFor(1), 32);
+  assert.equal(capacityFor(33), 64);
+  assert.equal(capacityFor(4096), 4096);
+  assert.equal(capacityFor(4097), 4352);
+  for (let n = 1; n <= 20000; n += 7) {
+    const c = capacityFor(n);
+    assert.ok(c >= n && c - n < Math.max(32, n / 16), `${n} → ${c}`);
+  }
 });
 
-test('a layer\'s position-major new rows are split into one contiguous cache per KV head', () => {
-  const kv = new KvCache(2, 2, 3);
-  // Two new rows of [head 0 | head 1], 3 floats each.
-  kv.append(1, Float32Array.from([1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]), Float32Array.from([5, 5, 5, 6, 6, 6, 7, 7, 7, 8, 8, 8]));
-  assert.deepEqual([...kv.keys[1]![0]!.tail(9)], [1, 1, 1, 3, 3, 3]);
-  assert.deepEqual([...kv.keys[1]![1]!.tail(9)], [2, 2, 2, 4, 4, 4]);
-  assert.deepEqual([...kv.values[1]![1]!.tail(1)], [8, 8, 8]);
-  assert.equal(kv.keys[0]![0]!.rows, 0);
+test('appended rows land as keys [heads, capacity, head_dim] and transposed values [heads, head_dim, capacity], kept across growth', () => {
+  const c = new LayerCache(2, 3, 'float32');
+  c.append(rows(0, 5, 2, 3), rows(0, 5, 2, 3, -1));
+  assert.deepEqual([c.length, c.capacity], [5, 32]);
+  for (let n = 0; n < 40; n++) c.append(rows(5 + n, 1, 2, 3), rows(5 + n, 1, 2, 3, -1));
+  assert.deepEqual([c.length, c.capacity], [45, 64]);
+  assert.equal(c.keys.length, 2 * 64 * 3);
+  for (const r of [0, 4, 31, 32, 44]) {
+    for (const h of [0, 1]) {
+      assert.deepEqual(keyRow(c, h, r), [0, 1, 2].map((d) => 1000 * r + 10 * h + d));
+      assert.deepEqual(valueColumn(c, h, r), [0, 1, 2].map((d) => -(1000 * r + 10 * h + d)));
+    }
+  }
 });
 
-test('truncate forgets later rows; appends then overwrite them', () => {
-  const kv = new KvCache(1, 1, 2);
-  kv.append(0, Float32Array.from([1, 1, 2, 2, 3, 3]), Float32Array.from([1, 1, 2, 2, 3, 3]));
-  kv.truncate(1);
-  assert.equal(kv.length, 1);
-  kv.append(0, Float32Array.from([7, 7]), Float32Array.from([7, 7]));
-  assert.deepEqual([...kv.keys[0]![0]!.tail(5)], [1, 1, 7, 7]);
+test('truncate forgets later rows and shrinks arrays at least twice too large; appends then overwrite', () => {
+  const c = new LayerCache(1, 2, 'float32');
+  c.append(rows(0, 100, 1, 2), rows(0, 100, 1, 2));
+  assert.equal(c.capacity, 128);
+  c.truncate(90);
+  assert.deepEqual([c.length, c.capacity], [90, 128], 'a short rollback keeps the arrays');
+  c.truncate(3);
+  assert.deepEqual([c.length, c.capacity], [3, 32]);
+  c.append(rows(7, 1, 1, 2), rows(7, 1, 1, 2));
+  assert.deepEqual(keyRow(c, 0, 2), [2000, 2001]);
+  assert.deepEqual(keyRow(c, 0, 3), [7000, 7001]);
+  assert.deepEqual(valueColumn(c, 0, 3), [7000, 7001]);
+  c.truncate(0);
+  assert.deepEqual([c.length, c.capacity, c.keys.length], [0, 32, 64]);
 });
 
-test('an fp16 cache (CUDA graphs) keeps bit patterns in Uint16Array rows and grows the same way', () => {
-  const kv = new KvCache(1, 2, 2, 'float16');
-  for (let r = 0; r < 300; r++) kv.append(0, Uint16Array.from([r, r, 1000 + r, 1000 + r]), Uint16Array.from([r, 0, 0, r]));
-  const keys = kv.keys[0]![1]!.tail(2);
-  assert.ok(keys instanceof Uint16Array);
-  assert.deepEqual([...keys], [1298, 1298, 1299, 1299]);
-  assert.deepEqual([...kv.values[0]![0]!.tail(1)], [299, 0]);
+test('every layer holds the same positions and capacity; an fp16 cache (CUDA graphs) moves Uint16Array bit patterns', () => {
+  const kv = new KvCache(2, 2, 2, 'float16');
+  for (let r = 0; r < 40; r++) {
+    for (const layer of [0, 1]) kv.append(layer, Uint16Array.from([r, r, 1000 + r, 1000 + r]), Uint16Array.from([r, 0, 0, r]));
+  }
+  assert.deepEqual([kv.length, kv.capacity, kv.layers[1]!.capacity], [40, 64, 64]);
+  const layer = kv.layers[1]!;
+  assert.ok(layer.keys instanceof Uint16Array && layer.values instanceof Uint16Array);
+  assert.deepEqual(keyRow(layer, 1, 39), [1039, 1039]);
+  assert.deepEqual(valueColumn(layer, 0, 39), [39, 0]);
 });
