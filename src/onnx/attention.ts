@@ -1,7 +1,8 @@
 import { attnWeight } from '../checkpoint/tensor-names.js';
-import { int, ints } from './proto.js';
+import { graph, int, ints } from './proto.js';
 import { computeType } from '../quantize/precision.js';
 import { linear, linearWeights, softcap, type BuildContext } from './blocks.js';
+import type { GraphBuilder } from './graph-builder.js';
 import { newKey, newValue, pastKey, pastValue, POSITION_IDS } from './io-names.js';
 
 export interface RotaryCaches {
@@ -60,8 +61,44 @@ function newRows(ctx: BuildContext, name: string, x: string, perm: number[]): st
 }
 
 /** a · bᵀ, batched over the KV heads; both operands are read where they are, so the cache is fed as the runtime stores it. */
-const matMulTransB = (ctx: BuildContext, name: string, a: string, b: string): string =>
-  ctx.g.op('FusedMatMul', name, [a, b], { domain: 'com.microsoft', attrs: { transB: int(1) } });
+const matMulTransB = (g: GraphBuilder, name: string, a: string, b: string): string =>
+  g.op('FusedMatMul', name, [a, b], { domain: 'com.microsoft', attrs: { transB: int(1) } });
+
+/**
+ * Up to this many query rows per KV head (new tokens × group), the scores against the cache
+ * are computed transposed: the keys become the product's streamed operand instead of the one
+ * onnxruntime's CPU GEMM repacks on every call, and transposing the small result back is
+ * cheap. For prompt chunks that transpose copies the whole score matrix and costs more than
+ * it saves; the break-even measured between 32 and 64 rows (docs/benchmarks.md).
+ */
+const KEYS_STREAMED_MAX_ROWS = 32;
+
+/**
+ * Whether this run's new tokens are few enough to read the cached keys as the streamed
+ * operand, as a boolean scalar; undefined for CUDA graphs, where there is no repacking to
+ * avoid and the If measured slower (docs/benchmarks.md).
+ */
+export function keysStreamed(ctx: BuildContext): string | undefined {
+  const { g, spec } = ctx;
+  if (ctx.format.ep !== 'cpu') return undefined;
+  const group = spec.config.num_attention_heads / spec.config.num_key_value_heads;
+  const tokens = g.op('Shape', 'keys_streamed.tokens', [POSITION_IDS], { attrs: { start: int(1), end: int(2) } });
+  const limit = g.constant('keys_streamed.max_tokens', 'int64', [1], [Math.max(1, Math.floor(KEYS_STREAMED_MAX_ROWS / group))]);
+  return g.op('Squeeze', 'keys_streamed', [g.op('LessOrEqual', 'keys_streamed.few', [tokens, limit])]);
+}
+
+/** Scores of the queries against the cached keys, [kv_heads, S · group, C], in the order `streamed` picks, if given. */
+function pastScores(ctx: BuildContext, p: string, layer: number, queries: string, streamed: string | undefined): string {
+  const { g } = ctx;
+  if (streamed === undefined) return matMulTransB(g, `${p}.scores.past`, queries, pastKey(layer));
+  const type = computeType(ctx.format);
+  const transposed = g.branch(`${p}.scores.past.keys_streamed`, type, (b) => {
+    const byKey = matMulTransB(b, `${p}.scores.past.by_key`, pastKey(layer), queries);
+    return [b.op('Transpose', `${p}.scores.past.transposed`, [byKey], { attrs: { perm: ints([0, 2, 1]) } })];
+  });
+  const direct = g.branch(`${p}.scores.past.direct`, type, (b) => [matMulTransB(b, `${p}.scores.past.by_query`, queries, pastKey(layer))]);
+  return g.op('If', `${p}.scores.past`, [streamed], { attrs: { then_branch: graph(transposed), else_branch: graph(direct) } });
+}
 
 /** softmax(softcap(scores · scale) masked) over [kv_heads, S · group, T]. */
 function probabilities(ctx: BuildContext, p: string, scores: string, visible: string): string {
@@ -85,8 +122,8 @@ function weightedValues(ctx: BuildContext, p: string, layer: number, probs: stri
   const shapeAt = (name: string, x: string, axis: number): string => g.op('Shape', name, [x], { attrs: { start: int(axis), end: int(axis + 1) } });
   const sizes = g.op('Concat', `${p}.key_counts`, [shapeAt(`${p}.capacity`, pastKey(layer), 1), shapeAt(`${p}.new_count`, newKeys, 1)], { attrs: { axis: int(0) } });
   const [onPast, onNew] = g.node('Split', `${p}.probs_split`, [probs, sizes], { attrs: { axis: int(2) }, outputs: [`${p}.probs_past`, `${p}.probs_new`] });
-  const fromPast = matMulTransB(ctx, `${p}.past_values`, pastValue(layer), onPast!);
-  const fromNew = matMulTransB(ctx, `${p}.new_values`, newValues, onNew!);
+  const fromPast = matMulTransB(g, `${p}.past_values`, pastValue(layer), onPast!);
+  const fromNew = matMulTransB(g, `${p}.new_values`, newValues, onNew!);
   const summed = g.op('Add', `${p}.values`, [fromPast, fromNew]);
   const split = g.op('Reshape', `${p}.context_split`, [summed, g.constant(`${p}.context_split_shape`, 'int64', [4], [kvh, hd, -1, nh / kvh])]);
   const tokensFirst = g.op('Transpose', `${p}.context_tokens_first`, [split], { attrs: { perm: ints([2, 0, 3, 1]) } });
@@ -97,7 +134,7 @@ function weightedValues(ctx: BuildContext, p: string, layer: number, probs: stri
  * Self-attention of layer `layer` for x [S, hidden]. Emits the rotated keys and the
  * values of the new tokens as graph outputs, for the runtime's cache.
  */
-export async function attention(ctx: BuildContext, layer: number, x: string, visible: string, caches: RotaryCaches): Promise<string> {
+export async function attention(ctx: BuildContext, layer: number, x: string, visible: string, caches: RotaryCaches, streamed: string | undefined): Promise<string> {
   const { g, spec } = ctx;
   const p = `layers.${layer}.attn`;
   const { num_attention_heads: nh, num_key_value_heads: kvh } = spec.config;
@@ -109,8 +146,8 @@ export async function attention(ctx: BuildContext, layer: number, x: string, vis
   const keys = newRows(ctx, `${p}.k_heads`, rope(ctx, `${p}.k_rope`, k!, kvh, caches, newKey(layer)), [1, 0, 2]);
   g.node('Unsqueeze', `${p}.new_value`, [v!, g.constant(`${p}.axis0`, 'int64', [1], [0])], { outputs: [newValue(layer)] });
   const values = newRows(ctx, `${p}.v_heads`, v!, [1, 2, 0]);
-  const onPast = matMulTransB(ctx, `${p}.scores.past`, qGroups, pastKey(layer));
-  const onNew = matMulTransB(ctx, `${p}.scores.new`, qGroups, keys);
+  const onPast = pastScores(ctx, p, layer, qGroups, streamed);
+  const onNew = matMulTransB(g, `${p}.scores.new`, qGroups, keys);
   const scores = g.op('Concat', `${p}.scores`, [onPast, onNew], { attrs: { axis: int(2) } });
   const context = weightedValues(ctx, p, layer, probabilities(ctx, p, scores, visible), values, keys);
   const oWeights = await linearWeights(ctx, `${p}.o`, [attnWeight(layer, 'o_proj')]);

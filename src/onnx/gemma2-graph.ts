@@ -1,6 +1,6 @@
 import { EMBED_TOKENS, FINAL_NORM, normWeight } from '../checkpoint/tensor-names.js';
 import type { LinearWeights } from '../quantize/weight-writer.js';
-import { attention, rotaryCaches, type RotaryCaches } from './attention.js';
+import { attention, keysStreamed, rotaryCaches, type RotaryCaches } from './attention.js';
 import { masks, type Masks } from './masks.js';
 import { computeType } from '../quantize/precision.js';
 import { linear, linearWeights, mlp, rmsNorm, softcap, toCompute, toFloat32, type BuildContext } from './blocks.js';
@@ -65,12 +65,12 @@ function embedding(ctx: BuildContext, vocab: LinearWeights): string {
  * residual stream. The residual stream and the norms are fp32; the sub-layers run in the
  * compute type.
  */
-async function decoderLayer(ctx: BuildContext, layer: number, h: string, m: Masks, caches: RotaryCaches): Promise<string> {
+async function decoderLayer(ctx: BuildContext, layer: number, h: string, m: Masks, caches: RotaryCaches, streamed: string | undefined): Promise<string> {
   const { g, spec } = ctx;
   const p = `layers.${layer}`;
   const visible = spec.isSliding[layer] ? m.sliding! : m.global!;
   const attnIn = await rmsNorm(ctx, `${p}.input_norm`, h, normWeight(layer, 'input_layernorm'));
-  const attnOut = await attention(ctx, layer, toCompute(ctx, `${p}.attn_in`, attnIn), visible, caches);
+  const attnOut = await attention(ctx, layer, toCompute(ctx, `${p}.attn_in`, attnIn), visible, caches, streamed);
   const attnNormed = await rmsNorm(ctx, `${p}.post_attention_norm`, toFloat32(ctx, `${p}.attn_out`, attnOut), normWeight(layer, 'post_attention_layernorm'));
   const afterAttn = g.op('Add', `${p}.attn_residual`, [h, attnNormed]);
   const mlpIn = await rmsNorm(ctx, `${p}.pre_feedforward_norm`, afterAttn, normWeight(layer, 'pre_feedforward_layernorm'));
@@ -98,9 +98,10 @@ export async function buildGemma2Graph(ctx: BuildContext): Promise<void> {
   const vocab = await vocabulary(ctx);
   const caches = await rotaryCaches(ctx);
   const m = masks(ctx);
+  const streamed = keysStreamed(ctx);
   let h = embedding(ctx, vocab);
   for (let layer = 0; layer < ctx.spec.config.num_hidden_layers; layer++) {
-    h = await decoderLayer(ctx, layer, h, m, caches);
+    h = await decoderLayer(ctx, layer, h, m, caches, streamed);
   }
   await logits(ctx, h, vocab);
   declareOutputs(ctx);

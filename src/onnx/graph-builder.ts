@@ -1,6 +1,6 @@
 import {
-  attributeProto, DataType, IR_VERSION, onnx, OPSETS, valueInfo,
-  type Attribute, type DType, type NodeProto, type TensorProto, type ValueInfoProto,
+  attributeProto, DataType, IR_VERSION, onnx, OPSETS, typedValue, valueInfo,
+  type Attribute, type DType, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto,
 } from './proto.js';
 import { f32ToF16 } from '../util/float16.js';
 
@@ -23,7 +23,9 @@ export class GraphBuilder {
   private readonly initializers: TensorProto[] = [];
   private readonly inputs: ValueInfoProto[] = [];
   private readonly outputs: ValueInfoProto[] = [];
-  private readonly names = new Set<string>();
+
+  /** A branch shares its parent's names: a subgraph may read the outer graph's tensors, never shadow them. */
+  constructor(private readonly names = new Set<string>()) {}
 
   private claim(name: string): string {
     if (this.names.has(name)) throw new Error(`duplicate graph name ${name}`);
@@ -87,6 +89,17 @@ export class GraphBuilder {
       ],
     });
     return name;
+  }
+
+  /**
+   * A subgraph (an If branch) built by `build`, which returns its results; they leave the
+   * branch under their own names, typed `dtype`. Tensors of the enclosing graph are read
+   * by name.
+   */
+  branch(name: string, dtype: DType, build: (b: GraphBuilder) => string[]): GraphProto {
+    const b = new GraphBuilder(this.names);
+    const results = build(b);
+    return { name, node: b.nodes, initializer: b.initializers, input: [], output: results.map((r) => typedValue(r, dtype)) };
   }
 
   get nodeCount(): number {

@@ -6,6 +6,7 @@ export type NodeProto = onnxProto.onnx.INodeProto;
 export type TensorProto = onnxProto.onnx.ITensorProto;
 export type ValueInfoProto = onnxProto.onnx.IValueInfoProto;
 export type AttributeProto = onnxProto.onnx.IAttributeProto;
+export type GraphProto = onnxProto.onnx.IGraphProto;
 
 /** ONNX TensorProto.DataType values (numbers from onnx.proto; INT4/UINT4 postdate the bundled enum). */
 export const DataType = {
@@ -29,12 +30,14 @@ export type Attribute =
   | { kind: 'int'; value: number }
   | { kind: 'float'; value: number }
   | { kind: 'ints'; value: number[] }
-  | { kind: 'string'; value: string };
+  | { kind: 'string'; value: string }
+  | { kind: 'graph'; value: GraphProto };
 
 export const int = (value: number): Attribute => ({ kind: 'int', value });
 export const float = (value: number): Attribute => ({ kind: 'float', value });
 export const ints = (value: number[]): Attribute => ({ kind: 'ints', value });
 export const str = (value: string): Attribute => ({ kind: 'string', value });
+export const graph = (value: GraphProto): Attribute => ({ kind: 'graph', value });
 
 const Type = onnx.AttributeProto.AttributeType;
 
@@ -48,8 +51,13 @@ export function attributeProto(name: string, attr: Attribute): AttributeProto {
       return { name, type: Type.INTS, ints: attr.value };
     case 'string':
       return { name, type: Type.STRING, s: Buffer.from(attr.value, 'utf8') };
+    case 'graph':
+      return { name, type: Type.GRAPH, g: attr.value };
   }
 }
+
+/** A tensor of known element type and unknown shape: how a subgraph declares its outputs. */
+export const typedValue = (name: string, dtype: DType): ValueInfoProto => ({ name, type: { tensorType: { elemType: DataType[dtype] } } });
 
 export function valueInfo(name: string, dtype: DType, dims: (number | string)[]): ValueInfoProto {
   return {

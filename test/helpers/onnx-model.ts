@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { DataType, onnx, type ValueInfoProto } from '../../src/onnx/proto.js';
+import { DataType, onnx, type GraphProto, type NodeProto, type ValueInfoProto } from '../../src/onnx/proto.js';
 import { f16ToF32 } from '../../src/util/float16.js';
 
 const elemTypes = (infos: ValueInfoProto[] | null | undefined): Map<string, number> =>
@@ -25,6 +25,8 @@ export interface DecodedModel {
   irVersion: number;
   opsets: [string, number][];
   nodes: Map<string, DecodedNode>;
+  /** The nodes inside If branches, at any depth. */
+  branchNodes: DecodedNode[];
   initializers: Map<string, DecodedTensor>;
   /** Graph inputs and outputs with their element types. */
   inputs: Map<string, number>;
@@ -37,17 +39,24 @@ const halves = (bits: number[]): number[] => {
   return [...out];
 };
 
+const decodeNode = (n: NodeProto): DecodedNode => ({
+  name: n.name ?? '',
+  opType: n.opType ?? '',
+  input: n.input ?? [],
+  output: n.output ?? [],
+  attrs: Object.fromEntries((n.attribute ?? []).map((a) => [a.name ?? '', { i: Number(a.i ?? 0), s: Buffer.from(a.s ?? []).toString() }])),
+});
+
+/** Every node of the subgraphs held by `nodes`' attributes, recursively. */
+const branchNodes = (nodes: NodeProto[]): DecodedNode[] =>
+  nodes.flatMap((n) => (n.attribute ?? []).flatMap((a) => (a.g ? [a.g] : [])))
+    .flatMap((g: GraphProto) => [...(g.node ?? []).map(decodeNode), ...branchNodes(g.node ?? [])]);
+
 /** Decodes a model.onnx into plain records (the protobuf types are all optional). */
 export async function decodeModel(path: string): Promise<DecodedModel> {
   const m = onnx.ModelProto.decode(await readFile(path));
   const graph = m.graph!;
-  const nodes = new Map<string, DecodedNode>((graph.node ?? []).map((n) => [n.name ?? '', {
-    name: n.name ?? '',
-    opType: n.opType ?? '',
-    input: n.input ?? [],
-    output: n.output ?? [],
-    attrs: Object.fromEntries((n.attribute ?? []).map((a) => [a.name ?? '', { i: Number(a.i ?? 0), s: Buffer.from(a.s ?? []).toString() }])),
-  }]));
+  const nodes = new Map<string, DecodedNode>((graph.node ?? []).map((n) => [n.name ?? '', decodeNode(n)]));
   const initializers = new Map<string, DecodedTensor>((graph.initializer ?? []).map((t) => {
     const entry = (key: string): string | undefined => (t.externalData ?? []).find((e) => e.key === key)?.value ?? undefined;
     const location = entry('location');
@@ -60,6 +69,7 @@ export async function decodeModel(path: string): Promise<DecodedModel> {
     irVersion: Number(m.irVersion),
     opsets: (m.opsetImport ?? []).map((o) => [o.domain ?? '', Number(o.version)]),
     nodes,
+    branchNodes: branchNodes(graph.node ?? []),
     initializers,
     inputs: elemTypes(graph.input),
     outputs: elemTypes(graph.output),

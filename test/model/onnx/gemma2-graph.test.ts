@@ -59,12 +59,22 @@ describe('the exported graph reads like Gemma 2', () => {
   test('cached keys and values are only read (FusedMatMul with transB, Shape), never copied by Concat or Transpose', () => {
     const pastInputs = new Set<string>();
     for (let i = 0; i < BINDING_CONFIG.num_hidden_layers; i++) pastInputs.add(pastKey(i)).add(pastValue(i));
-    const readers = [...model.nodes.values()].filter((n) => n.input.some((x) => pastInputs.has(x)));
+    const readers = [...model.nodes.values(), ...model.branchNodes].filter((n) => n.input.some((x) => pastInputs.has(x)));
     assert.ok(readers.length >= pastInputs.size);
     for (const n of readers) {
       assert.ok(['FusedMatMul', 'Shape'].includes(n.opType), `${n.name} (${n.opType}) reads the cache`);
-      if (n.opType === 'FusedMatMul') assert.equal(n.attrs.transB!.i, 1, `${n.name} reads the cache as its transposed operand`);
+      if (n.opType === 'FusedMatMul') assert.equal(n.attrs.transB!.i, 1, n.name);
     }
+  });
+
+  test('each layer picks how it reads the cached keys: streamed for a few new tokens, repacked for prompt chunks', () => {
+    for (let i = 0; i < BINDING_CONFIG.num_hidden_layers; i++) {
+      assert.equal(model.nodes.get(`layers.${i}.attn.scores.past`)?.opType, 'If');
+      const branches = model.branchNodes.filter((n) => n.name.startsWith(`layers.${i}.attn.scores.past.`));
+      assert.deepEqual(branches.find((n) => n.input[0] === pastKey(i))?.name, `layers.${i}.attn.scores.past.by_key`);
+      assert.deepEqual(branches.find((n) => n.input[1] === pastKey(i))?.name, `layers.${i}.attn.scores.past.by_query`);
+    }
+    assert.equal(scalar(model, 'keys_streamed.max_tokens'), 16, '32 query rows of a group of 2');
   });
 
   test('constants come from config.json', () => {

@@ -58,6 +58,11 @@ describe('the CUDA graph: fp16 attention, KV cache and linear layers around an f
     assert.equal(graph.outputs.get('logits'), float32);
   });
 
+  test('the cached keys are read directly, without the CPU graph\'s If (cuBLAS repacks nothing)', () => {
+    assert.equal(graph.nodes.get('layers.0.attn.scores.past')?.opType, 'FusedMatMul');
+    assert.equal([...graph.nodes.values()].filter((n) => n.opType === 'If').length, 0);
+  });
+
   test('every norm reads fp32: sub-layers are cast to fp16 on the way in and back to fp32 on the way out', () => {
     const castTo = (name: string): number | undefined => (graph.nodes.get(name)?.opType === 'Cast' ? graph.nodes.get(name)!.attrs.to!.i : undefined);
     for (let i = 0; i < BINDING_CONFIG.num_hidden_layers; i++) {

@@ -94,6 +94,11 @@ describe('fp32 export vs the float64 reference (window 8, caps binding, 24-token
     const logits = await incremental(session, spec, PROMPT, [5, 7, 3, 9], 5);
     assert.ok(relativeError(logits, reference.logits.slice(4)) < TOLERANCE);
   });
+
+  test('a chunk past the streamed-keys limit (17 tokens × group 2 > 32 rows) reads the cache the other way, and matches', async () => {
+    const logits = await incremental(session, spec, PROMPT, [5, 17, 2], 3);
+    assert.ok(relativeError(logits, reference.logits.slice(4)) < TOLERANCE);
+  });
 });
 
 /** Runs the prompt in chunks, keeping each layer's cache in JS as the runtime does, fed with `padding` junk rows. */
