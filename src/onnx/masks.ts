@@ -12,14 +12,22 @@ export interface Masks {
   global?: string;
 }
 
+interface Visibility {
+  visible: string;
+  queryLen: string;
+  keyLen: string;
+}
+
 /**
- * Key j is visible from query position p iff j ≤ p and, on sliding layers,
- * p − j < sliding_window. The keys are the cache's rows, row r holding position r and
- * rows from position_ids[0] on being padding, followed by the new tokens. Padding gets
- * a position after every query, so causality hides it.
+ * Key j is visible from query position p iff j ≤ p (this function's result) and, on
+ * sliding layers, p − j < sliding_window. The keys are the cache's rows, row r holding
+ * position r and rows from position_ids[0] on being padding, followed by the new tokens.
+ * Padding gets a position after every query, so causality hides it. Shared by both kinds:
+ * every layer's cache has the same capacity.
  */
-function visibility(ctx: BuildContext, p: string, kind: 'sliding' | 'global'): { visible: string; queryLen: string; keyLen: string } {
+function causality(ctx: BuildContext): Visibility & { queries: string; keyPos: string } {
   const { g } = ctx;
+  const p = 'mask.keys';
   const queryPos = g.op('Reshape', `${p}.query_pos`, [POSITION_IDS, g.constant(`${p}.flat`, 'int64', [1], [-1])]);
   const first = g.op('Slice', `${p}.first_pos`, [queryPos, g.constant(`${p}.zero`, 'int64', [1], [0]), g.constant(`${p}.one`, 'int64', [1], [1])]);
   const capacity = g.op('Shape', `${p}.capacity`, [pastKey(0)], { attrs: { start: int(1), end: int(2) } });
@@ -28,18 +36,26 @@ function visibility(ctx: BuildContext, p: string, kind: 'sliding' | 'global'): {
   const later = g.constant(`${p}.padding_pos`, 'int64', [], [Number.MAX_SAFE_INTEGER]);
   const pastPos = g.op('Where', `${p}.past_pos`, [g.op('Less', `${p}.filled`, [rows, first]), rows, later]);
   const keyPos = g.op('Concat', `${p}.key_pos`, [pastPos, queryPos], { attrs: { axis: int(0) } });
-  const queryLen = g.op('Shape', `${p}.new_len`, [queryPos]);
-  const keyLen = g.op('Shape', `${p}.key_len`, [keyPos]);
   const queries = g.op('Unsqueeze', `${p}.query_col`, [queryPos, g.constant(`${p}.axis1`, 'int64', [1], [1])]);
-  const causal = g.op('LessOrEqual', `${p}.causal`, [keyPos, queries]);
-  if (kind === 'global') return { visible: causal, queryLen, keyLen };
-  const distance = g.op('Sub', `${p}.distance`, [queries, keyPos]);
-  const inWindow = g.op('Less', `${p}.in_window`, [distance, g.constant(`${p}.window`, 'int64', [], [ctx.spec.config.sliding_window])]);
-  return { visible: g.op('And', `${p}.visible`, [causal, inWindow]), queryLen, keyLen };
+  return {
+    visible: g.op('LessOrEqual', `${p}.causal`, [keyPos, queries]),
+    queryLen: g.op('Shape', `${p}.new_len`, [queryPos]),
+    keyLen: g.op('Shape', `${p}.key_len`, [keyPos]),
+    queries,
+    keyPos,
+  };
+}
+
+/** Causality and, on top of it, the window of sliding layers. */
+function sliding(ctx: BuildContext, c: ReturnType<typeof causality>): Visibility {
+  const { g } = ctx;
+  const distance = g.op('Sub', 'mask.sliding.distance', [c.queries, c.keyPos]);
+  const inWindow = g.op('Less', 'mask.sliding.in_window', [distance, g.constant('mask.sliding.window', 'int64', [], [ctx.spec.config.sliding_window])]);
+  return { ...c, visible: g.op('And', 'mask.sliding.visible', [c.visible, inWindow]) };
 }
 
 /** [S, T] → [S · group, T]: each token's row repeated for the query heads sharing a KV head. */
-function perQueryHead(ctx: BuildContext, p: string, v: { visible: string; queryLen: string; keyLen: string }): string {
+function perQueryHead(ctx: BuildContext, p: string, v: Visibility): string {
   const { g, spec } = ctx;
   const group = g.constant(`${p}.group`, 'int64', [1], [spec.config.num_attention_heads / spec.config.num_key_value_heads]);
   const expandShape = g.op('Concat', `${p}.expand_shape`, [v.queryLen, group, v.keyLen], { attrs: { axis: int(0) } });
@@ -50,11 +66,11 @@ function perQueryHead(ctx: BuildContext, p: string, v: { visible: string; queryL
   return g.op('Reshape', `${p}.rows`, [expanded, rowsShape]);
 }
 
-/** Masks for the layer kinds present: every layer's cache has the same capacity. */
+/** Masks for the layer kinds present. */
 export function masks(ctx: BuildContext): Masks {
-  const build = (kind: 'sliding' | 'global'): string => perQueryHead(ctx, `mask.${kind}`, visibility(ctx, `mask.${kind}`, kind));
+  const c = causality(ctx);
   return {
-    ...(ctx.spec.isSliding.includes(true) ? { sliding: build('sliding') } : {}),
-    ...(ctx.spec.isSliding.includes(false) ? { global: build('global') } : {}),
+    ...(ctx.spec.isSliding.includes(true) ? { sliding: perQueryHead(ctx, 'mask.sliding', sliding(ctx, c)) } : {}),
+    ...(ctx.spec.isSliding.includes(false) ? { global: perQueryHead(ctx, 'mask.global', c) } : {}),
   };
 }
