@@ -6,13 +6,14 @@
  *
  *   node dist/bench/throughput.js [--shape 2b] [--precision int4,int8] [--block-size 128] [--ep cpu|cuda] [-r 3] [--depth 0,4096] [--threads 0] [--dir bench/out] [--keep]
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PACKAGE_ROOT } from '../src/util/package-root.js';
 import { gnuTime, runMeasured } from './child-rss.js';
+import { timeToFirstByte } from './first-byte.js';
 import { ensureCheckpoint, prepareTokenizer, SHAPES, type Shape } from './shaped-checkpoint.js';
 
 const GEMMA = join(PACKAGE_ROOT, 'bin', 'gemma');
@@ -54,23 +55,14 @@ function gemma(args: string[]): string {
   return r.stdout;
 }
 
-/** Seconds from starting `gemma run` to the first byte of the answer on stdout. */
-function timeToFirstByte(exportDir: string, o: Options): Promise<number> {
-  return new Promise((ok, fail) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, [GEMMA, 'run', exportDir, '-p', 'hi', '-n', '1', '--threads', o.threads, '--ep', o.ep], { stdio: ['ignore', 'pipe', 'ignore'] });
-    child.stdout.once('data', () => ok((performance.now() - started) / 1000));
-    child.on('close', (code) => (code === 0 ? undefined : fail(new Error(`gemma run exited ${code}`))));
-  });
-}
-
 async function measure(ckpt: string, precision: string, o: Options): Promise<void> {
   const block = o.blockSize === undefined ? [] : ['--block-size', o.blockSize];
   const out = join(o.dir, `gemma-2-${o.shape}-${precision}${o.blockSize === undefined ? '' : `-b${o.blockSize}`}-${o.ep}`);
   if (!existsSync(join(out, 'gemma.json'))) gemma(['quantize', ckpt, '--out', out, '--precision', precision, ...block, '--ep', o.ep, '--json']);
   const bench = gemma(['bench', out, '-p', '512', '-n', '128', '-r', o.repetitions, '-d', o.depths, '--threads', o.threads, '--ep', o.ep]);
-  await timeToFirstByte(out, o);
-  const ttfb = [await timeToFirstByte(out, o), await timeToFirstByte(out, o), await timeToFirstByte(out, o)].sort((a, b) => a - b)[1]!;
+  const firstByte = (): Promise<number> => timeToFirstByte(GEMMA, out, o.threads, o.ep);
+  await firstByte();
+  const ttfb = [await firstByte(), await firstByte(), await firstByte()].sort((a, b) => a - b)[1]!;
   const run = await runMeasured([GEMMA, 'run', out, '-p', 'hi', '-n', '128', '--threads', o.threads, '--ep', o.ep], gnuTime(), `${out}.time.txt`);
   if (run.code !== 0) throw new Error(`gemma run exited ${run.code}`);
   const file = (await stat(join(out, 'model.onnx.data'))).size;

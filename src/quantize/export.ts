@@ -8,6 +8,8 @@ import { describeFsError, GemmaError } from '../util/errors.js';
 import { VERSION } from '../util/package-root.js';
 import { DATA_FILE, GRAPH_CONTRACT, MANIFEST_FILE, MODEL_FILE, type Manifest } from './manifest.js';
 import { variantName, type WeightFormat } from './precision.js';
+import { readTokenizerConfig, tablesFromFolder } from '../tokenizer/tokenizer-files.js';
+import { encodeTables, TABLES_FILE } from '../tokenizer/tables-file.js';
 import { WeightWriter } from './weight-writer.js';
 
 export interface ExportRequest {
@@ -54,6 +56,12 @@ async function checkTarget(outDir: string): Promise<void> {
   }
 }
 
+/** The tokenizer as flat tables, so that loading it skips parsing tokenizer.json; an unsupported tokenizer stops the export here. */
+async function writeTokenizerTables(tmp: string): Promise<void> {
+  const config = (await exists(join(tmp, 'tokenizer_config.json'))) ? await readTokenizerConfig(tmp) : {};
+  await writeFile(join(tmp, TABLES_FILE), encodeTables(await tablesFromFolder(tmp, config)));
+}
+
 async function copySidecars(checkpointDir: string, tmp: string): Promise<{ tokenizer: string[]; generationConfig?: string }> {
   const tokenizer: string[] = [];
   for (const file of TOKENIZER_FILES) {
@@ -63,6 +71,8 @@ async function copySidecars(checkpointDir: string, tmp: string): Promise<{ token
     }
   }
   if (!tokenizer.includes('tokenizer.json')) throw new GemmaError(`missing tokenizer.json in ${checkpointDir}`);
+  await writeTokenizerTables(tmp);
+  tokenizer.push(TABLES_FILE);
   if (!(await exists(join(checkpointDir, GENERATION_CONFIG)))) return { tokenizer };
   await copyFile(join(checkpointDir, GENERATION_CONFIG), join(tmp, GENERATION_CONFIG));
   return { tokenizer, generationConfig: GENERATION_CONFIG };

@@ -40,6 +40,15 @@ export async function readManifest(dir: string): Promise<Manifest> {
   return manifest;
 }
 
+/**
+ * The exporter writes CPU graphs in the form they run in: onnxruntime's optimizers found
+ * nothing to fuse in them that changed the run time, yet enabling them made it copy the
+ * memory-mapped weights into fresh memory (constant folding), which doubled the session
+ * load (docs/benchmarks.md, "Session load without graph optimizations"). CUDA graphs keep
+ * them: the device check measured them that way.
+ */
+const optimizationLevel = (ep: ExecutionProvider): ort.InferenceSession.SessionOptions['graphOptimizationLevel'] => (ep === 'cpu' ? 'disabled' : 'all');
+
 function sessionOptions(ep: ExecutionProvider, threads: number, profilePrefix: string | undefined): ort.InferenceSession.SessionOptions {
   return {
     ...(profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: profilePrefix } : {}),
@@ -47,7 +56,7 @@ function sessionOptions(ep: ExecutionProvider, threads: number, profilePrefix: s
     executionProviders: ep === 'cuda' ? [{ name: 'cuda', deviceId: 0 }] : ['cpu'],
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: optimizationLevel(ep),
     // Errors only: onnxruntime's warnings (such as the Memcpy nodes it adds on CUDA) are not the user's to act on.
     logSeverityLevel: 3,
     // Spinning threads steal the only other core on small machines; measured to help with 2 threads.

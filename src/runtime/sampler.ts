@@ -43,15 +43,70 @@ function softmax(c: Candidate[], temperature = 1): void {
   for (const x of c) x.p /= sum;
 }
 
+/** Ids of the `count` largest logits, largest first, ties in id order; one pass, a heap of `count` ids. */
+export function largest(logits: ArrayLike<number>, count: number): number[] {
+  const heap: number[] = [];
+  // The root is the worst id kept: the lowest logit, the higher id among equals.
+  const worse = (a: number, b: number): boolean => logits[a]! < logits[b]! || (logits[a] === logits[b] && a > b);
+  const siftDown = (): void => {
+    for (let i = 0; ;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && worse(heap[l]!, heap[m]!)) m = l;
+      if (r < heap.length && worse(heap[r]!, heap[m]!)) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+      i = m;
+    }
+  };
+  for (let id = 0; id < logits.length && count > 0; id++) {
+    if (heap.length < count) {
+      heap.push(id);
+      for (let i = heap.length - 1, up = (i - 1) >> 1; i > 0 && worse(heap[i]!, heap[up]!); i = up, up = (i - 1) >> 1) [heap[i], heap[up]] = [heap[up]!, heap[i]!];
+    } else if (logits[id]! > logits[heap[0]!]!) {
+      heap[0] = id;
+      siftDown();
+    }
+  }
+  return heap.sort((a, b) => logits[b]! - logits[a]! || a - b);
+}
+
+/**
+ * How many of the largest logits the filters can keep without top-k: those min-p lets
+ * through, and of them the prefix that top-p needs, found by growing a selection rather
+ * than sorting the whole vocabulary.
+ */
+function unboundedKeep(logits: ArrayLike<number>, max: number, z: number, p: Pick<SamplingParams, 'topP' | 'minP'>): number[] {
+  const floor = p.minP * (1 / z);
+  let allowed = 0;
+  for (let i = 0; i < logits.length; i++) if (Math.exp(logits[i]! - max) / z >= floor) allowed++;
+  for (let count = Math.min(allowed, 256); ; count = Math.min(allowed, count * 8)) {
+    const ids = largest(logits, count);
+    if (count === allowed || p.topP >= 1) return ids;
+    let mass = 0;
+    if (ids.some((id) => (mass += Math.exp(logits[id]! - max) / z) >= p.topP)) return ids;
+  }
+}
+
 /** The candidates that survive top-k, then top-p, then min-p, most probable first (probabilities before temperature). */
 export function filterCandidates(logits: ArrayLike<number>, p: Pick<SamplingParams, 'topK' | 'topP' | 'minP'>): Candidate[] {
-  let c: Candidate[] = Array.from(logits, (logit, id) => ({ id, logit, p: 0 })).sort((a, b) => b.logit - a.logit);
-  if (p.topK > 0) c = c.slice(0, p.topK);
-  softmax(c);
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
+  let z = 0;
+  let ids: number[];
+  if (p.topK > 0 && p.topK < logits.length) {
+    ids = largest(logits, p.topK);
+    for (const id of ids) z += Math.exp(logits[id]! - max);
+  } else {
+    for (let i = 0; i < logits.length; i++) z += Math.exp(logits[i]! - max);
+    ids = unboundedKeep(logits, max, z, p);
+  }
+  let c: Candidate[] = ids.map((id) => ({ id, logit: logits[id]!, p: Math.exp(logits[id]! - max) / z }));
   if (p.topP < 1) {
     let mass = 0;
     const keep = c.findIndex((x) => (mass += x.p) >= p.topP);
-    c = c.slice(0, keep + 1);
+    c = c.slice(0, keep < 0 ? c.length : keep + 1);
   }
   if (p.minP > 0) {
     const floor = p.minP * c[0]!.p;

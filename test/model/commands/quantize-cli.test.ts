@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openSafetensors } from '../../../src/checkpoint/safetensors.js';
 import { MANIFEST_FILE, type Manifest } from '../../../src/quantize/manifest.js';
+import { TABLES_FILE } from '../../../src/tokenizer/tables-file.js';
 import { finished, gemma, startGemma } from '../../helpers/cli.js';
 import { bindingCheckpoint, realVocabCheckpoint, tempDir } from '../../helpers/models.js';
 
@@ -26,13 +27,14 @@ describe('gemma quantize', () => {
     assert.equal(r.code, 0, r.stderr);
     const out = r.stdout.trim();
     assert.equal(out, join(root, 'home', 'models', 'tiny-random', 'int4-b32'));
-    for (const file of ['model.onnx', 'model.onnx.data', 'gemma.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) {
+    for (const file of ['model.onnx', 'model.onnx.data', 'gemma.json', 'tokenizer.json', 'tokenizer_config.json', TABLES_FILE, 'generation_config.json']) {
       assert.ok(await exists(join(out, file)), file);
     }
     const manifest = JSON.parse(await readFile(join(out, MANIFEST_FILE), 'utf8')) as Manifest;
     assert.match(manifest.source.label, /RANDOM WEIGHTS/);
     assert.deepEqual(manifest.weights, { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' });
     assert.equal(manifest.ep, 'cpu');
+    assert.ok(manifest.files.tokenizer.includes(TABLES_FILE));
     assert.equal(manifest.config.model_type, 'gemma2');
     assert.ok(!r.stderr.includes('\u001b['), 'no terminal control codes');
   });

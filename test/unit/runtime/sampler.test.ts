@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyRepeatPenalty, argmax, filterCandidates, Sampler } from '../../../src/runtime/sampler.js';
+import { applyRepeatPenalty, argmax, filterCandidates, largest, Sampler } from '../../../src/runtime/sampler.js';
+import { rng } from '../../../src/util/random.js';
 
 const logits = (): Float32Array => Float32Array.from([2, 1, 0, 3, -1]);
 const off = { topK: 0, topP: 1, minP: 0 };
@@ -52,4 +53,47 @@ test('a fixed seed reproduces the same draws; sampling follows the distribution'
   assert.notDeepEqual(draw(43), a);
   const share = a.filter((id) => id === 3).length / a.length;
   assert.ok(Math.abs(share - 0.636) < 0.04, `token 3 drawn ${share}`);
+});
+
+/** The filters as first written: every logit an object, the whole vocabulary sorted. */
+function sortedReference(l: Float32Array, p: { topK: number; topP: number; minP: number }): { id: number; p: number }[] {
+  let c = Array.from(l, (logit, id) => ({ id, logit, p: 0 })).sort((a, b) => b.logit - a.logit);
+  if (p.topK > 0) c = c.slice(0, p.topK);
+  const max = c[0]!.logit;
+  const z = c.reduce((s, x) => s + Math.exp(x.logit - max), 0);
+  for (const x of c) x.p = Math.exp(x.logit - max) / z;
+  if (p.topP < 1) {
+    let mass = 0;
+    c = c.slice(0, c.findIndex((x) => (mass += x.p) >= p.topP) + 1);
+  }
+  if (p.minP > 0) c = c.filter((x) => x.p >= p.minP * c[0]!.p);
+  return c;
+}
+
+test('on a vocabulary-sized row with ties, the one-pass selection keeps what sorting everything keeps', () => {
+  const random = rng(7);
+  // Rounded to steps of 1/8 so that many logits tie; a peaked head as trained models have.
+  const l = Float32Array.from({ length: 256000 }, (_, i) => Math.round((random() * 12 - 6 + (i % 997 === 0 ? 8 : 0)) * 8) / 8);
+  for (const params of [
+    { topK: 40, topP: 0.95, minP: 0.05 }, { topK: 0, topP: 0.9, minP: 0 }, { topK: 0, topP: 1, minP: 0.05 },
+    { topK: 0, topP: 0.5, minP: 0.01 }, { topK: 1000, topP: 1, minP: 0 }, { topK: 1, topP: 0.1, minP: 0.5 },
+  ]) {
+    const got = filterCandidates(l, params);
+    const want = sortedReference(l, params);
+    assert.deepEqual(got.map((c) => c.id), want.map((c) => c.id), JSON.stringify(params));
+    got.forEach((c, i) => assert.ok(Math.abs(c.p - want[i]!.p) < 1e-12, `p of ${c.id} with ${JSON.stringify(params)}`));
+  }
+});
+
+test('largest: the k largest, ties in id order, k beyond the row returns it all', () => {
+  const l = Float32Array.from([1, 5, 3, 5, -2, 3]);
+  assert.deepEqual(largest(l, 3), [1, 3, 2]);
+  assert.deepEqual(largest(l, 10), [1, 3, 2, 5, 0, 4]);
+  assert.deepEqual(largest(l, 0), []);
+});
+
+test('top-p at a mass the rounded probabilities never reach keeps every candidate instead of none', () => {
+  // These probabilities sum to 1 − 2⁻⁵² in doubles, short of the largest top-p below 1.
+  const kept = filterCandidates(Float32Array.from([1.75, 4.875, 3.375]), { topK: 0, topP: 1 - Number.EPSILON / 2, minP: 0 });
+  assert.deepEqual(kept.map((c) => c.id), [1, 2, 0]);
 });

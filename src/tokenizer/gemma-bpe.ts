@@ -1,0 +1,137 @@
+import type { BpeTables } from './bpe-tables.js';
+import { MinHeap } from './min-heap.js';
+import { PairRanks } from './pair-ranks.js';
+
+const byteToken = (b: number): string => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
+
+/**
+ * Gemma's tokenizer over BpeTables, token for token what Hugging Face's tokenizers produce
+ * for it (checked against @huggingface/tokenizers in the tests).
+ */
+export class GemmaBpe {
+  private readonly ids = new Map<string, number>();
+  private readonly ranks: PairRanks;
+  /** Added tokens by their first UTF-16 unit, longest first. */
+  private readonly addedByFirst = new Map<string, string[]>();
+  private readonly added = new Set<string>();
+  private readonly special: Set<number>;
+  private readonly byteIds: Int32Array;
+
+  constructor(private readonly t: BpeTables) {
+    t.vocab.forEach((token, id) => this.ids.set(token, id));
+    this.ranks = new PairRanks(t.mergeLeft, t.mergeRight);
+    for (const id of t.addedIds) {
+      const content = t.vocab[id]!;
+      this.added.add(content);
+      this.addedByFirst.set(content[0]!, [...(this.addedByFirst.get(content[0]!) ?? []), content].sort((a, b) => b.length - a.length));
+    }
+    this.special = new Set(t.specialIds);
+    this.byteIds = Int32Array.from({ length: 256 }, (_, b) => this.ids.get(byteToken(b)) ?? -1);
+  }
+
+  get vocabSize(): number {
+    return this.ids.size;
+  }
+
+  idOf(token: string): number | undefined {
+    return this.ids.get(token);
+  }
+
+  /** Token ids of `text`; special tokens written in it are matched, nothing is added around it. */
+  encode(text: string): number[] {
+    const out: number[] = [];
+    for (const section of this.splitAdded(text)) {
+      if (this.added.has(section)) {
+        out.push(this.ids.get(section)!);
+        continue;
+      }
+      const normalized = section.replaceAll(' ', '▁');
+      if (this.added.has(normalized)) out.push(this.ids.get(normalized)!);
+      else this.bpe(normalized, out);
+    }
+    return out;
+  }
+
+  /** The text between added tokens, and the added tokens themselves (longest match at each position). */
+  private splitAdded(text: string): string[] {
+    const sections: string[] = [];
+    let start = 0;
+    for (let i = 0; i < text.length;) {
+      const match = this.addedByFirst.get(text[i]!)?.find((token) => text.startsWith(token, i));
+      if (match === undefined) {
+        i++;
+        continue;
+      }
+      if (i > start) sections.push(text.slice(start, i));
+      sections.push(match);
+      i += match.length;
+      start = i;
+    }
+    if (start < text.length) sections.push(text.slice(start));
+    return sections;
+  }
+
+  /** Merges the characters of `word` by rank (leftmost first among equals), then byte fallback for what is outside the vocabulary. */
+  private bpe(word: string, out: number[]): void {
+    const chars = Array.from(word);
+    const n = chars.length;
+    const id = Int32Array.from(chars, (c) => this.ids.get(c) ?? -1);
+    const next = Int32Array.from(chars, (_, i) => (i + 1 < n ? i + 1 : -1));
+    const prev = Int32Array.from(chars, (_, i) => i - 1);
+    const queue = new MinHeap();
+    const consider = (pos: number): void => {
+      if (pos < 0 || next[pos]! < 0) return;
+      const rank = this.ranks.rank(id[pos]!, id[next[pos]!]!);
+      if (rank >= 0) queue.push(rank * n + pos);
+    };
+    for (let pos = 0; pos < n - 1; pos++) consider(pos);
+    while (queue.size > 0) {
+      const key = queue.pop()!;
+      const rank = Math.floor(key / n);
+      const pos = key - rank * n;
+      const right = next[pos]!;
+      // Entries outlive the pairs they were pushed for; a pair still there still has its rank.
+      if (right < 0 || this.ranks.rank(id[pos]!, id[right]!) !== rank) continue;
+      id[pos] = this.t.mergeResult[rank]!;
+      next[pos] = next[right]!;
+      if (next[pos]! >= 0) prev[next[pos]!] = pos;
+      id[right] = -2;
+      consider(prev[pos]!);
+      consider(pos);
+    }
+    for (let pos = 0; pos >= 0; pos = next[pos]!) {
+      if (id[pos]! >= 0) out.push(id[pos]!);
+      else this.byteFallback(chars[pos]!, out);
+    }
+  }
+
+  private byteFallback(char: string, out: number[]): void {
+    const bytes = Array.from(Buffer.from(char, 'utf8'), (b) => this.byteIds[b]!);
+    if (bytes.every((b) => b >= 0)) out.push(...bytes);
+    else out.push(this.t.unkId);
+  }
+
+  /** Text of `ids`: ▁ as spaces, byte tokens joined into UTF-8 (invalid bytes as U+FFFD), special tokens left out. */
+  decode(ids: readonly number[]): string {
+    let text = '';
+    let bytes: number[] = [];
+    const flush = (): void => {
+      if (bytes.length > 0) text += new TextDecoder().decode(Uint8Array.from(bytes));
+      bytes = [];
+    };
+    for (const given of ids) {
+      const id = this.t.vocab[given] === undefined ? this.t.unkId : given;
+      if (this.special.has(id)) continue;
+      const token = this.t.vocab[id]!.replaceAll('▁', ' ');
+      const byte = token.length === 6 && token.startsWith('<0x') && token.endsWith('>') ? parseInt(token.slice(3, 5), 16) : NaN;
+      if (!Number.isNaN(byte)) {
+        bytes.push(byte);
+        continue;
+      }
+      flush();
+      text += token;
+    }
+    flush();
+    return text;
+  }
+}

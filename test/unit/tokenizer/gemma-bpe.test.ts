@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { tablesFromJson } from '../../../src/tokenizer/bpe-tables.js';
+import { GemmaBpe } from '../../../src/tokenizer/gemma-bpe.js';
+import { decodeTables, encodeTables } from '../../../src/tokenizer/tables-file.js';
+import { GemmaError } from '../../../src/util/errors.js';
+import { rng } from '../../../src/util/random.js';
+import { REAL_TOKENIZER_DIR } from '../../helpers/models.js';
+
+const json = JSON.parse(readFileSync(join(REAL_TOKENIZER_DIR, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+const config = JSON.parse(readFileSync(join(REAL_TOKENIZER_DIR, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+const tables = tablesFromJson(json, config.additional_special_tokens as string[]);
+const ours = new GemmaBpe(tables);
+const oracle = new Tokenizer(json, config);
+
+const CORPUS = [
+  'Hello', ' Hello  world ', 'The quick brown fox jumps over the lazy dog.',
+  '<start_of_turn>user\nWhy is the sky blue?<end_of_turn>\n<start_of_turn>model\n',
+  '<bos><bos>text<eos><pad><unk><mask><unused7>[@BOS@]', 'a<start_of_turn', '<table><tr><td>1</td></tr></table>',
+  '\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n', '\t\tindented\r\n', '          ten spaces', '▁▁literal▁marks▁',
+  'naïve café résumé — “quotes” … ½ ∑ ∫', '日本語のテキストと中文文本，还有한국어.', 'emoji 👋🏽 👨‍👩‍👧 🦀 and flags 🇫🇷',
+  'combining e\u0301 a\u0308 and zero\u200bwidth', 'rare: 𓀀 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 \u{10fffd} ꙮ', 'lone surrogate \ud800 here',
+  'code: for (let i = 0; i < n; i++) { sum += x[i] ** 2; }', '1234567890 3.14159 -42 1e-9 0xdeadbeef',
+  'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+  readFileSync(new URL('../../../../README.md', import.meta.url), 'utf8'),
+];
+
+const POOL = [...'abcdefghijklmnopqrstuvwxyz ABCXYZ 0123456789 .,;:!?()[]{}<>/\\\'"-_=+*&^%$#@~`|', ' ', ' ', '\n', '\t', '▁', 'é', 'ß', '中', '文', 'の', '한', '👋', '🏽', '\u200d', '\u0301', '𓀀', '<start_of_turn>', '<end_of_turn>', '<unused3>', '<b>', '\n\n'];
+
+function randomText(random: () => number, length: number): string {
+  return Array.from({ length }, () => POOL[Math.floor(random() * POOL.length)]!).join('');
+}
+
+test('encodes as Hugging Face tokenizers do, on hand-picked and random text', () => {
+  const random = rng(11);
+  const texts = [...CORPUS, ...Array.from({ length: 300 }, () => randomText(random, 1 + Math.floor(random() * 80)))];
+  for (const text of texts) {
+    assert.deepEqual(ours.encode(text), oracle.encode(text, { add_special_tokens: false }).ids, JSON.stringify(text.slice(0, 80)));
+  }
+});
+
+test('decodes as Hugging Face tokenizers do: spaces, byte tokens (valid or not), special tokens left out, unknown ids', () => {
+  const random = rng(5);
+  const vocab = tables.vocab.length;
+  const byte = (b: number): number => ours.idOf(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`)!;
+  const sequences = [
+    ...CORPUS.map((t) => ours.encode(t)),
+    [byte(0xe4), byte(0xb8), byte(0xad), ours.idOf('▁x')!, byte(0xff), byte(0x41)],
+    [2, 106, ours.idOf('▁hi')!, 107, 1, 3, 0, vocab + 5],
+    ...Array.from({ length: 200 }, () => Array.from({ length: 1 + Math.floor(random() * 30) }, () => (random() < 0.2 ? byte(Math.floor(random() * 256)) : Math.floor(random() * vocab)))),
+  ];
+  for (const ids of sequences) assert.equal(ours.decode(ids), oracle.decode(ids, { skip_special_tokens: true }), JSON.stringify(ids));
+  assert.equal(ours.decode([]), '');
+});
+
+test('vocabulary facts match: size, ids of named tokens', () => {
+  assert.equal(ours.vocabSize, oracle.get_vocab(true).size);
+  for (const t of ['<bos>', '<eos>', '<start_of_turn>', '<end_of_turn>', '▁the', '<0x0A>', 'no such token']) assert.equal(ours.idOf(t), oracle.token_to_id(t), t);
+});
+
+test('the tables file reads back what was written, and refuses a damaged one', () => {
+  const bytes = encodeTables(tables);
+  const back = decodeTables(bytes, 'tokenizer.tables');
+  assert.deepEqual(back, tables);
+  // The file from a Buffer slice at an odd offset reads the same (typed arrays need alignment).
+  const shifted = Buffer.concat([Buffer.alloc(1), bytes]).subarray(1);
+  assert.deepEqual(decodeTables(shifted, 'x').vocab.length, tables.vocab.length);
+  for (const damaged of [bytes.subarray(0, 100), bytes.subarray(0, bytes.length - 1), Buffer.from('not tables at all, not at all, no'), Buffer.alloc(0)]) {
+    assert.throws(() => decodeTables(damaged, 'x'), (e) => e instanceof GemmaError && /is not a gemma tokenizer tables file/.test(e.message));
+  }
+  const wrongId = Buffer.from(bytes);
+  // The first merge's left id, set past the vocabulary.
+  wrongId.writeInt32LE(tables.vocab.length + 1, 32 + 4 * 8 + 4 * tables.vocab.length);
+  assert.throws(() => decodeTables(wrongId, 'x'), GemmaError);
+});
+
+test('tokenizers other than Gemma 2\'s are refused with what differs', () => {
+  const model = json.model as Record<string, unknown>;
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ ...json, model: { ...model, type: 'Unigram' } }, /not BPE/],
+    [{ ...json, pre_tokenizer: { type: 'Whitespace' } }, /pre-tokenizer/],
+    [{ ...json, normalizer: null }, /normalizer/],
+    [{ ...json, model: { ...model, byte_fallback: false } }, /byte fallback/],
+    [{ ...json, model: { ...model, merges: ['▁ no-such-token'] } }, /outside the vocabulary/],
+  ];
+  for (const [bad, message] of cases) assert.throws(() => tablesFromJson(bad), (e) => e instanceof GemmaError && message.test(e.message), String(message));
+});
