@@ -73,7 +73,7 @@ export function largest(logits: ArrayLike<number>, count: number): number[] {
 }
 
 /**
- * How many of the largest logits the filters can keep without top-k: those min-p lets
+ * Without top-k, the ids the filters can keep, largest logits first: those min-p lets
  * through, and of them the prefix that top-p needs, found by growing a selection rather
  * than sorting the whole vocabulary.
  */

@@ -52,6 +52,7 @@ function checkShape(json: TokenizerJson): void {
   if (decoders !== 'Replace,ByteFallback,Fuse') throw unsupported('a decoder other than ▁ to space, byte fallback, fuse');
   for (const t of json.added_tokens ?? []) {
     if (t.lstrip || t.rstrip || t.normalized || t.single_word) throw unsupported(`added token ${JSON.stringify(t.content)} with lstrip, rstrip, normalized or single_word`);
+    if (typeof t.content !== 'string' || t.content === '') throw unsupported('an empty added token');
   }
 }
 

@@ -2,6 +2,8 @@ import type { BpeTables } from './bpe-tables.js';
 import { MinHeap } from './min-heap.js';
 import { PairRanks } from './pair-ranks.js';
 
+const UTF8 = new TextDecoder();
+
 const byteToken = (b: number): string => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
 
 /**
@@ -20,10 +22,9 @@ export class GemmaBpe {
   constructor(private readonly t: BpeTables) {
     t.vocab.forEach((token, id) => this.ids.set(token, id));
     this.ranks = new PairRanks(t.mergeLeft, t.mergeRight);
-    for (const id of t.addedIds) {
-      const content = t.vocab[id]!;
-      this.added.add(content);
-      this.addedByFirst.set(content[0]!, [...(this.addedByFirst.get(content[0]!) ?? []), content].sort((a, b) => b.length - a.length));
+    for (const id of t.addedIds) this.added.add(t.vocab[id]!);
+    for (const content of [...this.added].sort((a, b) => b.length - a.length)) {
+      this.addedByFirst.set(content[0]!, [...(this.addedByFirst.get(content[0]!) ?? []), content]);
     }
     this.special = new Set(t.specialIds);
     this.byteIds = Int32Array.from({ length: 256 }, (_, b) => this.ids.get(byteToken(b)) ?? -1);
@@ -116,7 +117,7 @@ export class GemmaBpe {
     let text = '';
     let bytes: number[] = [];
     const flush = (): void => {
-      if (bytes.length > 0) text += new TextDecoder().decode(Uint8Array.from(bytes));
+      if (bytes.length > 0) text += UTF8.decode(Uint8Array.from(bytes));
       bytes = [];
     };
     for (const given of ids) {

@@ -85,6 +85,7 @@ test('tokenizers other than Gemma 2\'s are refused with what differs', () => {
     [{ ...json, normalizer: null }, /normalizer/],
     [{ ...json, model: { ...model, byte_fallback: false } }, /byte fallback/],
     [{ ...json, model: { ...model, merges: ['▁ no-such-token'] } }, /outside the vocabulary/],
+    [{ ...json, added_tokens: [...(json.added_tokens as object[]), { id: 5, content: '', special: false }] }, /empty added token/],
   ];
   for (const [bad, message] of cases) assert.throws(() => tablesFromJson(bad), (e) => e instanceof GemmaError && message.test(e.message), String(message));
 });
