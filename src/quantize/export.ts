@@ -4,12 +4,12 @@ import { GENERATION_CONFIG, openCheckpoint, TOKENIZER_FILES, type Checkpoint } f
 import { buildGemma2Graph } from '../onnx/gemma2-graph.js';
 import { ExternalDataWriter } from '../onnx/external-data.js';
 import { GraphBuilder } from '../onnx/graph-builder.js';
+import { encodeTables, TABLES_FILE } from '../tokenizer/tables-file.js';
+import { readTokenizerConfig, tablesFromFolder } from '../tokenizer/tokenizer-files.js';
 import { describeFsError, GemmaError } from '../util/errors.js';
 import { VERSION } from '../util/package-root.js';
 import { DATA_FILE, GRAPH_CONTRACT, MANIFEST_FILE, MODEL_FILE, type Manifest } from './manifest.js';
 import { variantName, type WeightFormat } from './precision.js';
-import { readTokenizerConfig, tablesFromFolder } from '../tokenizer/tokenizer-files.js';
-import { encodeTables, TABLES_FILE } from '../tokenizer/tables-file.js';
 import { WeightWriter } from './weight-writer.js';
 
 export interface ExportRequest {
