@@ -126,6 +126,10 @@ describe('gemma quantize on bad input: one line, exit 1, no output folder', () =
     }, /unsupported architecture.*Gemma 3/],
     ['a missing shard', (dir) => rm(shard(dir)), /missing shard model-00002-of-00003.safetensors/],
     ['no tokenizer.json', (dir) => rm(join(dir, 'tokenizer.json')), /missing tokenizer.json/],
+    ['a tokenizer.json that is not Gemma 2\'s', async (dir) => {
+      const tokenizer = JSON.parse(await readFile(join(dir, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+      await writeFile(join(dir, 'tokenizer.json'), JSON.stringify({ ...tokenizer, pre_tokenizer: { type: 'Whitespace' } }));
+    }, /unsupported tokenizer.json: a pre-tokenizer/],
     ['a NaN weight', async (dir) => {
       const file = await openSafetensors(shard(dir));
       await file.handle.close();
