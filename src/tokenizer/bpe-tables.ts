@@ -41,8 +41,9 @@ interface TokenizerJson {
 const unsupported = (what: string): GemmaError => new GemmaError(`unsupported tokenizer.json: ${what} (gemma reads Gemma 2's SentencePiece BPE tokenizer)`);
 
 function checkShape(json: TokenizerJson): void {
+  if (typeof json !== 'object' || json === null) throw unsupported('not a JSON object');
   const m = json.model;
-  if (m?.type !== 'BPE' || m.vocab === undefined || m.merges === undefined) throw unsupported('the model is not BPE with a vocabulary and merges');
+  if (m?.type !== 'BPE' || typeof m.vocab !== 'object' || m.vocab === null || !Array.isArray(m.merges)) throw unsupported('the model is not BPE with a vocabulary and merges');
   if (m.byte_fallback !== true) throw unsupported('no byte fallback');
   if ((m.dropout ?? null) !== null || m.continuing_subword_prefix || m.end_of_word_suffix || m.ignore_merges) throw unsupported('BPE options other than Gemma\'s');
   const n = json.normalizer;
@@ -61,7 +62,7 @@ function mergeTables(merges: (string | [string, string])[], ids: Map<string, num
   const mergeRight = new Int32Array(merges.length);
   const mergeResult = new Int32Array(merges.length);
   merges.forEach((merge, rank) => {
-    const [left, right] = typeof merge === 'string' ? merge.split(' ', 2) : merge;
+    const [left, right] = typeof merge === 'string' ? merge.split(' ', 2) : Array.isArray(merge) ? merge : [];
     const l = ids.get(left ?? '');
     const r = ids.get(right ?? '');
     const joined = ids.get(`${left}${right}`);
@@ -81,8 +82,12 @@ export function tablesFromJson(json: TokenizerJson, extraSpecial: readonly strin
   const added = json.added_tokens ?? [];
   for (const t of added) ids.set(t.content, t.id);
   const vocab: string[] = [];
-  for (const [token, id] of ids) vocab[id] = token;
-  if (vocab.length !== ids.size || vocab.includes(undefined as unknown as string)) throw unsupported('token ids are not 0 … n−1, each once');
+  const idsWrong = unsupported('token ids are not 0 … n−1, each once');
+  for (const [token, id] of ids) {
+    if (!Number.isInteger(id) || id < 0 || id >= ids.size || vocab[id] !== undefined) throw idsWrong;
+    vocab[id] = token;
+  }
+  if (vocab.length !== ids.size || vocab.includes(undefined as unknown as string)) throw idsWrong;
   const unkId = ids.get(model.unk_token ?? '');
   if (unkId === undefined) throw unsupported('no unknown token');
   const special = new Set([...added.filter((t) => t.special).map((t) => t.id), ...extraSpecial.flatMap((s) => ids.get(s) ?? [])]);

@@ -67,7 +67,7 @@ test('the tables file reads back what was written, and refuses a damaged one', (
   assert.deepEqual(back, tables);
   // The file from a Buffer slice at an odd offset reads the same (typed arrays need alignment).
   const shifted = Buffer.concat([Buffer.alloc(1), bytes]).subarray(1);
-  assert.deepEqual(decodeTables(shifted, 'x').vocab.length, tables.vocab.length);
+  assert.deepEqual(decodeTables(shifted, 'x'), tables);
   for (const damaged of [bytes.subarray(0, 100), bytes.subarray(0, bytes.length - 1), Buffer.from('not tables at all, not at all, no'), Buffer.alloc(0)]) {
     assert.throws(() => decodeTables(damaged, 'x'), (e) => e instanceof GemmaError && /is not a gemma tokenizer tables file/.test(e.message));
   }
@@ -86,6 +86,9 @@ test('tokenizers other than Gemma 2\'s are refused with what differs', () => {
     [{ ...json, model: { ...model, byte_fallback: false } }, /byte fallback/],
     [{ ...json, model: { ...model, merges: ['▁ no-such-token'] } }, /outside the vocabulary/],
     [{ ...json, added_tokens: [...(json.added_tokens as object[]), { id: 5, content: '', special: false }] }, /empty added token/],
+    [{ ...json, model: { ...model, vocab: { ...(model.vocab as object), huge: 1e9 } } }, /token ids are not/],
+    [{ ...json, model: { ...model, merges: [42] } }, /outside the vocabulary/],
   ];
   for (const [bad, message] of cases) assert.throws(() => tablesFromJson(bad), (e) => e instanceof GemmaError && message.test(e.message), String(message));
+  for (const notAnObject of [null, [], 'text']) assert.throws(() => tablesFromJson(notAnObject as never), GemmaError);
 });
