@@ -12,8 +12,7 @@ import { parseArgs } from 'node:util';
 import { generateRandomCheckpoint } from '../src/checkpoint/random-checkpoint.js';
 import { exportModel } from '../src/quantize/export.js';
 import type { ExecutionProvider, WeightFormat } from '../src/quantize/precision.js';
-import { Engine } from '../src/runtime/engine.js';
-import { loadModel } from '../src/runtime/model-session.js';
+import { loadEngine } from '../src/runtime/runtime.js';
 import { argmax } from '../src/runtime/sampler.js';
 import { PACKAGE_ROOT } from '../src/util/package-root.js';
 import { logitError, type LogitError } from '../test/helpers/logit-error.js';
@@ -32,16 +31,15 @@ interface Run {
 }
 
 async function runOn(dir: string, ep: ExecutionProvider): Promise<Run> {
-  const model = await loadModel(dir, { threads: 1, ep });
+  const engine = await loadEngine(dir, { threads: 1, ep, ctxSize: BINDING_CONFIG.max_position_embeddings, prefillChunk: 512 });
   try {
-    const engine = new Engine(model, { ctxSize: BINDING_CONFIG.max_position_embeddings, prefillChunk: 512 });
     const started = performance.now();
     const prompt = (await engine.feed(PROMPT, true)).map((l) => l.slice());
     const greedy = [argmax(prompt[prompt.length - 1]!)];
     while (greedy.length < STEPS) greedy.push(argmax((await engine.feed([greedy[greedy.length - 1]!]))[0]!));
     return { prompt, greedy, ms: performance.now() - started };
   } finally {
-    await model.session.release();
+    await engine.close();
   }
 }
 

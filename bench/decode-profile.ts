@@ -11,8 +11,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Engine } from '../src/runtime/engine.js';
-import { loadModel } from '../src/runtime/model-session.js';
+import { loadEngine } from '../src/runtime/runtime.js';
 
 interface ProfileEvent {
   cat: string;
@@ -38,43 +37,51 @@ function options(): Options {
   return { dir: positionals[0]!, prompt: Number(values.p), steps: Number(values.n), threads: Number(values.threads) };
 }
 
-/** Milliseconds per decode step after the prompt, with or without the profiler. */
-async function decode(o: Options, profilePrefix?: string): Promise<{ ms: number; session: Engine['model']['session'] }> {
-  const model = await loadModel(o.dir, { threads: o.threads, ...(profilePrefix !== undefined ? { profilePrefix } : {}) });
-  const engine = new Engine(model, { ctxSize: o.prompt + o.steps, prefillChunk: o.prompt });
-  await engine.feed(Array.from({ length: o.prompt }, (_, i) => 1000 + i));
-  const started = performance.now();
-  for (let i = 0; i < o.steps; i++) await engine.feed([2000 + i]);
-  return { ms: (performance.now() - started) / o.steps, session: model.session };
+/** Milliseconds per decode step after the prompt, with or without the profiler (written when the engine closes). */
+async function decode(o: Options, profilePrefix?: string): Promise<number> {
+  const engine = await loadEngine(o.dir, { threads: o.threads, ctxSize: o.prompt + o.steps, prefillChunk: o.prompt, ...(profilePrefix !== undefined ? { profilePrefix } : {}) });
+  try {
+    await engine.feed(Array.from({ length: o.prompt }, (_, i) => 1000 + i));
+    const started = performance.now();
+    for (let i = 0; i < o.steps; i++) await engine.feed([2000 + i]);
+    return (performance.now() - started) / o.steps;
+  } finally {
+    await engine.close();
+  }
 }
 
-function kernelTimeByOp(events: ProfileEvent[]): { perOp: Map<string, number>; runs: number; runMs: number } {
-  const runs = events.filter((e) => e.name === 'model_run').sort((a, b) => a.ts - b.ts).slice(1);
-  const from = runs[0]?.ts ?? Infinity;
+/** Kernel time per decode run by op type, summed over the stages' profiles (each stage runs once per step). */
+function kernelTimeByOp(profiles: ProfileEvent[][]): { perOp: Map<string, number>; runs: number; runMs: number } {
   const perOp = new Map<string, number>();
-  for (const e of events) {
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < from) continue;
-    const op = e.args?.op_name ?? '?';
-    perOp.set(op, (perOp.get(op) ?? 0) + e.dur / 1000 / runs.length);
+  let runMs = 0;
+  let runs = 0;
+  for (const events of profiles) {
+    const stageRuns = events.filter((e) => e.name === 'model_run').sort((a, b) => a.ts - b.ts).slice(1);
+    const from = stageRuns[0]?.ts ?? Infinity;
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < from) continue;
+      const op = e.args?.op_name ?? '?';
+      perOp.set(op, (perOp.get(op) ?? 0) + e.dur / 1000 / stageRuns.length);
+    }
+    runMs += stageRuns.reduce((sum, r) => sum + r.dur, 0) / 1000 / stageRuns.length;
+    runs = stageRuns.length;
   }
-  return { perOp, runs: runs.length, runMs: runs.reduce((sum, r) => sum + r.dur, 0) / 1000 / runs.length };
+  return { perOp, runs, runMs };
 }
 
 async function main(): Promise<void> {
   const o = options();
   const plain = await decode(o);
-  await plain.session.release();
   const dir = await mkdtemp(join(tmpdir(), 'gemma-profile-'));
   try {
     const profiled = await decode(o, join(dir, 'decode'));
-    profiled.session.endProfiling();
-    await profiled.session.release();
-    const file = (await readdir(dir)).find((f) => f.endsWith('.json'));
-    if (file === undefined) throw new Error('onnxruntime wrote no profile');
-    const { perOp, runs, runMs } = kernelTimeByOp(JSON.parse(await readFile(join(dir, file), 'utf8')) as ProfileEvent[]);
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
+    if (files.length === 0) throw new Error('onnxruntime wrote no profile');
+    const profiles = await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(dir, f), 'utf8')) as ProfileEvent[]));
+    const { perOp, runs, runMs } = kernelTimeByOp(profiles);
     const kernels = [...perOp.values()].reduce((a, b) => a + b, 0);
     process.stdout.write(`${o.dir}: ${o.steps} decode steps after a ${o.prompt}-token prompt, ${o.threads} thread(s)\n`);
-    process.stdout.write(`plain: ${plain.ms.toFixed(1)} ms per step · profiled: ${profiled.ms.toFixed(1)} ms per step, of which onnxruntime's run ${runMs.toFixed(1)} ms over ${runs} runs, kernels ${kernels.toFixed(1)} ms\n\n`);
+    process.stdout.write(`plain: ${plain.toFixed(1)} ms per step · profiled: ${profiled.toFixed(1)} ms per step, of which onnxruntime's run ${runMs.toFixed(1)} ms over ${runs} runs, kernels ${kernels.toFixed(1)} ms\n\n`);
     process.stdout.write('| op type | ms per step (profiled) | share of kernel time |\n|---|---|---|\n');
     for (const [op, ms] of [...perOp].sort((a, b) => b[1] - a[1])) {
       process.stdout.write(`| ${op} | ${ms.toFixed(2)} | ${((100 * ms) / kernels).toFixed(1)} % |\n`);

@@ -1,11 +1,39 @@
 /** Seconds from starting `gemma run <export> -p hi` to the first byte of the answer on stdout (warm page cache). */
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 
-export function timeToFirstByte(gemma: string, exportDir: string, threads: string, ep: string): Promise<number> {
+export interface FirstByteRun {
+  firstByte: number;
+  /** The most resident memory sampled (every 20 ms) from the first byte to the exit: the decoding phase, load excluded. */
+  decodingRssBytes: number;
+}
+
+async function vmRss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+  return kb === undefined ? 0 : Number(kb) * 1024;
+}
+
+/** `gemma run <export> -p hi -n <tokens>`: time to the first byte, and the memory it holds while it decodes the rest. */
+export function firstByteRun(gemma: string, exportDir: string, threads: string, ep: string, tokens = 1): Promise<FirstByteRun> {
   return new Promise((ok, fail) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [gemma, 'run', exportDir, '-p', 'hi', '-n', '1', '--threads', threads, '--ep', ep], { stdio: ['ignore', 'pipe', 'ignore'] });
-    child.stdout.once('data', () => ok((performance.now() - started) / 1000));
-    child.on('close', (code) => (code === 0 ? undefined : fail(new Error(`gemma run exited ${code}`))));
+    const child = spawn(process.execPath, [gemma, 'run', exportDir, '-p', 'hi', '-n', String(tokens), '--threads', threads, '--ep', ep], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let firstByte = NaN;
+    let peak = 0;
+    let timer: NodeJS.Timeout | undefined;
+    child.stdout.once('data', () => {
+      firstByte = (performance.now() - started) / 1000;
+      timer = setInterval(() => void vmRss(child.pid ?? 0).then((b) => (peak = Math.max(peak, b))), 20);
+    });
+    child.stdout.resume();
+    child.on('close', (code) => {
+      clearInterval(timer);
+      if (code === 0) ok({ firstByte, decodingRssBytes: peak });
+      else fail(new Error(`gemma run exited ${code}`));
+    });
   });
 }
+
+export const timeToFirstByte = async (gemma: string, exportDir: string, threads: string, ep: string): Promise<number> =>
+  (await firstByteRun(gemma, exportDir, threads, ep)).firstByte;

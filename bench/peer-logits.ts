@@ -14,8 +14,7 @@ import { parseArgs } from 'node:util';
 import { generateRandomCheckpoint } from '../src/checkpoint/random-checkpoint.js';
 import { exportModel } from '../src/quantize/export.js';
 import type { WeightFormat } from '../src/quantize/precision.js';
-import { Engine } from '../src/runtime/engine.js';
-import { loadModel } from '../src/runtime/model-session.js';
+import { loadEngine } from '../src/runtime/runtime.js';
 import { argmax } from '../src/runtime/sampler.js';
 import { PACKAGE_ROOT } from '../src/util/package-root.js';
 import { logitError } from '../test/helpers/logit-error.js';
@@ -37,15 +36,14 @@ const format = (precision: WeightFormat['precision']): WeightFormat => ({
 });
 
 async function runOnnx(dir: string): Promise<Run> {
-  const model = await loadModel(dir, { threads: 1, ep: 'cpu' });
+  const engine = await loadEngine(dir, { threads: 1, ep: 'cpu', ctxSize: CONFIG.max_position_embeddings, prefillChunk: 512 });
   try {
-    const engine = new Engine(model, { ctxSize: CONFIG.max_position_embeddings, prefillChunk: 512 });
     const prompt = (await engine.feed(PROMPT, true)).map((l) => l.slice());
     const greedy = [argmax(prompt[prompt.length - 1]!)];
     while (greedy.length < STEPS) greedy.push(argmax((await engine.feed([greedy[greedy.length - 1]!]))[0]!));
     return { prompt, greedy };
   } finally {
-    await model.session.release();
+    await engine.close();
   }
 }
 

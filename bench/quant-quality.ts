@@ -76,7 +76,7 @@ async function score(dir: string, text: string, window: number, ref: Reference |
       }
     }
   }
-  await rt.model.session.release();
+  await rt.engine.close();
   return { nll: nll / positions, kl: klSum / positions, top1: agree / positions };
 }
 

@@ -2,10 +2,8 @@ import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runBenchTest, testName, timeToFirstToken, type BenchTest } from '../runtime/bench.js';
-import { Engine } from '../runtime/engine.js';
-import { loadModel } from '../runtime/model-session.js';
-import { DEFAULT_PREFILL_CHUNK } from '../runtime/runtime.js';
-import { DATA_FILE, MODEL_FILE } from '../quantize/manifest.js';
+import { openWorkerEngine } from '../runtime/worker/remote-stage.js';
+import { DATA_FILE } from '../quantize/manifest.js';
 import { variantName } from '../quantize/precision.js';
 import { GemmaError } from '../util/errors.js';
 import { BENCH_OPTIONS } from './bench-options.js';
@@ -36,14 +34,12 @@ async function bench(model: string, o: BenchOptions): Promise<void> {
   const show = !o.json && !o.csv && process.stderr.isTTY === true;
   const { dir, ep } = await resolveModel(model, interactive(o.json || o.csv), o.ep, () => cudaReadiness());
   const started = performance.now();
-  const loaded = await loadModel(dir, { threads: o.threads, ep });
+  // As `gemma run` loads and runs it: each stage in its own worker thread.
+  const engine = await openWorkerEngine(dir, { threads: o.threads, ep, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}) });
   const loadMs = performance.now() - started;
   try {
-    const max = loaded.spec.config.max_position_embeddings;
-    const ctxSize = o.ctxSize ?? max;
-    if (ctxSize > max) throw new GemmaError(`--ctx-size ${ctxSize} exceeds the model's max_position_embeddings ${max}`);
+    const { ctxSize } = engine.options;
     const tests = planTests(o, ctxSize);
-    const engine = new Engine(loaded, { ctxSize, prefillChunk: DEFAULT_PREFILL_CHUNK });
     const results = [];
     for (const t of tests) {
       const wait = spinner(show, `${testName(t)} × ${o.repetitions}`);
@@ -51,17 +47,18 @@ async function bench(model: string, o: BenchOptions): Promise<void> {
     }
     const ttftPrompt = Math.min(512, ctxSize);
     const ttftMs = await timeToFirstToken(engine, ttftPrompt);
-    const sizes = await Promise.all([MODEL_FILE, DATA_FILE].map((f) => stat(join(dir, f)).then((s) => s.size)));
-    const w = loaded.manifest.weights;
+    const files = [...engine.manifest.stages.map((s) => s.file), DATA_FILE];
+    const sizes = await Promise.all(files.map((f) => stat(join(dir, f)).then((s) => s.size)));
+    const w = engine.manifest.weights;
     const report: BenchReport = {
-      model, source: loaded.manifest.source.label, variant: variantName(w), precision: w.precision,
-      blockSize: w.precision === 'fp32' ? null : w.blockSize, sizeBytes: sizes[0]! + sizes[1]!, ep,
+      model, source: engine.manifest.source.label, variant: variantName(w), precision: w.precision,
+      blockSize: w.precision === 'fp32' ? null : w.blockSize, sizeBytes: sizes.reduce((a, b) => a + b, 0), ep,
       threads: o.threads === 0 ? 'auto' : o.threads, loadMs, ttftPrompt, ttftMs,
       peakRssBytes: process.resourceUsage().maxRSS * 1024, tests: results,
     };
     process.stdout.write(o.json ? `${JSON.stringify(toJson(report))}\n` : o.csv ? toCsv(report) : toMarkdown(report));
   } finally {
-    await loaded.session.release();
+    await engine.close();
   }
 }
 

@@ -36,7 +36,7 @@ async function evaluate(model: string, o: EvalOptions): Promise<void> {
     if (o.json) process.stdout.write(`${JSON.stringify({ nll: result.nll, ppl: result.ppl, tokens: result.tokens })}\n`);
     else process.stdout.write(`perplexity ${result.ppl.toFixed(4)} (mean NLL ${result.nll.toFixed(6)} nats over ${result.tokens} tokens, ${result.windows} window(s) of ${window})\n`);
   } finally {
-    await runtime.model.session.release();
+    await runtime.engine.close();
   }
 }
 

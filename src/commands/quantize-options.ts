@@ -9,6 +9,7 @@ export const QUANTIZE_OPTIONS = {
   asymmetric: flag('--asymmetric', 'store a zero point per block (default: symmetric, implied zero point)'),
   accuracyLevel: optionalNumber('--accuracy-level <n>', 'MatMulNBits accuracy_level: 4 quantizes activations to int8 inside the kernel (fast on CPU; int8 weights need it), 0 keeps them fp32 (default: 4 for cpu, 0 for cuda)', inRange(0, 4), true),
   ep: choice('--ep <provider>', 'execution provider the graph is built for: cpu (fp32 activations) or cuda (fp16 linear layers, attention and KV cache; fp32 residual stream, norms and logits)', EXECUTION_PROVIDERS, 'cpu'),
+  stages: optionalNumber('--stages <n>', 'graphs the layers are cut into, loaded in parallel by gemma run (default: 2 for cpu, 1 for cuda; 1 gives one self-contained model.onnx)', inRange(1, 1024), true),
   keepEmbeddings: flag('--keep-embeddings', 'keep the tied embedding / lm_head matrix in fp32 instead of quantizing it'),
   json: flag('--json', 'print one JSON object describing the export; no progress output'),
 };

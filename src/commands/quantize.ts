@@ -22,7 +22,7 @@ function weightFormat(o: QuantizeOptions): WeightFormat {
 
 function summary(result: ExportResult): Record<string, unknown> {
   const m = result.manifest;
-  return { out: result.outDir, source: m.source.label, ...m.weights, variant: variantName(m.weights), ...m.sizes, nodes: m.nodes, seconds: Number(result.seconds.toFixed(2)) };
+  return { out: result.outDir, source: m.source.label, ...m.weights, variant: variantName(m.weights), ...m.sizes, stages: m.stages.length, nodes: m.nodes, seconds: Number(result.seconds.toFixed(2)) };
 }
 
 async function quantize(model: string, o: QuantizeOptions): Promise<void> {
@@ -34,7 +34,7 @@ async function quantize(model: string, o: QuantizeOptions): Promise<void> {
   let bar = byteBar(false, '', 0);
   try {
     const result = await exportModel({
-      checkpointDir: source.dir, outDir, format, label: source.label, signal: interrupt.signal,
+      checkpointDir: source.dir, outDir, format, label: source.label, signal: interrupt.signal, ...(o.stages !== undefined ? { stages: o.stages } : {}),
       onStart: ({ bytes }) => (bar = byteBar(show, 'Converting', bytes)),
       onProgress: ({ tensor, bytes }) => bar.advance(bytes, tensor),
     });

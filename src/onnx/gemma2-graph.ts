@@ -4,31 +4,38 @@ import { attention, keysStreamed, rotaryCaches, type RotaryCaches } from './atte
 import { masks, type Masks } from './masks.js';
 import { computeType } from '../quantize/precision.js';
 import { linear, linearWeights, mlp, rmsNorm, softcap, toCompute, toFloat32, type BuildContext } from './blocks.js';
-import { INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS } from './io-names.js';
+import { hiddenStates, INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS } from './io-names.js';
 import { int } from './proto.js';
+import type { StagePlan } from './stages.js';
+
+const layerRange = ([start, end]: [number, number]): number[] => Array.from({ length: end - start }, (_, i) => start + i);
 
 /**
- * Graph inputs: one sequence (batch 1) of new tokens, their positions, and each layer's
- * cache (in the compute type) with one capacity shared by every layer.
+ * Graph inputs: one sequence (batch 1) of new tokens (or, after the first stage, the
+ * residual stream entering the stage), their positions, and the cache of each of the
+ * stage's layers (in the compute type) with one capacity shared by every layer.
  */
-function declareInputs(ctx: BuildContext): void {
+function declareInputs(ctx: BuildContext, stage: StagePlan, last: boolean): void {
   const { g, spec } = ctx;
   const kv = computeType(ctx.format);
   const { num_key_value_heads: kvh, head_dim: hd } = spec.config;
-  g.input(INPUT_IDS, 'int64', [1, 'sequence_length']);
+  const [start] = stage.layers;
+  if (start === 0) g.input(INPUT_IDS, 'int64', [1, 'sequence_length']);
+  else g.input(hiddenStates(start), 'float32', ['sequence_length', spec.config.hidden_size]);
   g.input(POSITION_IDS, 'int64', [1, 'sequence_length']);
-  g.input(LOGITS_TO_KEEP, 'int64', [1]);
-  for (let i = 0; i < spec.config.num_hidden_layers; i++) {
+  if (last) g.input(LOGITS_TO_KEEP, 'int64', [1]);
+  for (const i of layerRange(stage.layers)) {
     g.input(pastKey(i), kv, [kvh, 'past_capacity', hd]);
     g.input(pastValue(i), kv, [kvh, hd, 'past_capacity']);
   }
 }
 
-function declareOutputs(ctx: BuildContext): void {
+function declareOutputs(ctx: BuildContext, stage: StagePlan, last: boolean): void {
   const { g, spec } = ctx;
   const kv = computeType(ctx.format);
-  g.output(LOGITS, 'float32', [1, 'kept_positions', spec.config.vocab_size]);
-  for (let i = 0; i < spec.config.num_hidden_layers; i++) {
+  if (last) g.output(LOGITS, 'float32', [1, 'kept_positions', spec.config.vocab_size]);
+  else g.output(hiddenStates(stage.layers[1]), 'float32', ['sequence_length', spec.config.hidden_size]);
+  for (const i of layerRange(stage.layers)) {
     g.output(newKey(i), kv, [1, 'sequence_length', spec.kvDim]);
     g.output(newValue(i), kv, [1, 'sequence_length', spec.kvDim]);
   }
@@ -92,17 +99,21 @@ async function logits(ctx: BuildContext, h: string, vocab: LinearWeights): Promi
   g.node('Unsqueeze', 'logits.batched', [out, g.constant('logits.axis0', 'int64', [1], [0])], { outputs: [LOGITS] });
 }
 
-/** Builds the whole Gemma 2 graph, streaming every weight into the external data file as it is reached. */
-export async function buildGemma2Graph(ctx: BuildContext): Promise<void> {
-  declareInputs(ctx);
-  const vocab = await vocabulary(ctx);
+/**
+ * Builds the graph of one stage of Gemma 2 (the whole model when there is one stage):
+ * the embedding if it holds the first layer, its layers, the lm_head if it holds the last
+ * one. Every weight is streamed into the external data file as it is reached.
+ */
+export async function buildGemma2Stage(ctx: BuildContext, stage: StagePlan): Promise<void> {
+  const [start, end] = stage.layers;
+  const last = end === ctx.spec.config.num_hidden_layers;
+  declareInputs(ctx, stage, last);
   const caches = await rotaryCaches(ctx);
-  const m = masks(ctx);
+  const m = masks(ctx, stage.layers);
   const streamed = keysStreamed(ctx);
-  let h = embedding(ctx, vocab);
-  for (let layer = 0; layer < ctx.spec.config.num_hidden_layers; layer++) {
-    h = await decoderLayer(ctx, layer, h, m, caches, streamed);
-  }
-  await logits(ctx, h, vocab);
-  declareOutputs(ctx);
+  let h = start === 0 ? embedding(ctx, await vocabulary(ctx)) : hiddenStates(start);
+  for (const layer of layerRange(stage.layers)) h = await decoderLayer(ctx, layer, h, m, caches, streamed);
+  if (last) await logits(ctx, h, await vocabulary(ctx));
+  else ctx.g.node('Identity', `stage.output`, [h], { outputs: [hiddenStates(end)] });
+  declareOutputs(ctx, stage, last);
 }

@@ -9,3 +9,5 @@ export const pastKey = (layer: number): string => `past_key_values.${layer}.key`
 export const pastValue = (layer: number): string => `past_key_values.${layer}.value`;
 export const newKey = (layer: number): string => `new_key_values.${layer}.key`;
 export const newValue = (layer: number): string => `new_key_values.${layer}.value`;
+/** The residual stream entering layer `layer`, [S, hidden] fp32: one stage's output and the next one's input. */
+export const hiddenStates = (layer: number): string => `hidden_states.${layer}`;

@@ -23,14 +23,14 @@ interface Visibility {
  * sliding layers, p − j < sliding_window. The keys are the cache's rows, row r holding
  * position r and rows from position_ids[0] on being padding, followed by the new tokens.
  * Padding gets a position after every query, so causality hides it. Shared by both kinds:
- * every layer's cache has the same capacity.
+ * every layer's cache has the same capacity, read from the graph's first layer.
  */
-function causality(ctx: BuildContext): Visibility & { queries: string; keyPos: string } {
+function causality(ctx: BuildContext, firstLayer: number): Visibility & { queries: string; keyPos: string } {
   const { g } = ctx;
   const p = 'mask.keys';
   const queryPos = g.op('Reshape', `${p}.query_pos`, [POSITION_IDS, g.constant(`${p}.flat`, 'int64', [1], [-1])]);
   const first = g.op('Slice', `${p}.first_pos`, [queryPos, g.constant(`${p}.zero`, 'int64', [1], [0]), g.constant(`${p}.one`, 'int64', [1], [1])]);
-  const capacity = g.op('Shape', `${p}.capacity`, [pastKey(0)], { attrs: { start: int(1), end: int(2) } });
+  const capacity = g.op('Shape', `${p}.capacity`, [pastKey(firstLayer)], { attrs: { start: int(1), end: int(2) } });
   const scalar = (x: string, n: string): string => g.op('Squeeze', `${p}.${n}`, [x]);
   const rows = g.op('Range', `${p}.cache_rows`, [g.constant(`${p}.start`, 'int64', [], [0]), scalar(capacity, 'capacity_scalar'), g.constant(`${p}.step`, 'int64', [], [1])]);
   const later = g.constant(`${p}.padding_pos`, 'int64', [], [Number.MAX_SAFE_INTEGER]);
@@ -66,11 +66,12 @@ function perQueryHead(ctx: BuildContext, p: string, v: Visibility): string {
   return g.op('Reshape', `${p}.rows`, [expanded, rowsShape]);
 }
 
-/** Masks for the layer kinds present. */
-export function masks(ctx: BuildContext): Masks {
-  const c = causality(ctx);
+/** Masks for the layer kinds present in a graph of layers `start … end − 1`. */
+export function masks(ctx: BuildContext, [start, end]: [number, number]): Masks {
+  const c = causality(ctx, start);
+  const kinds = ctx.spec.isSliding.slice(start, end);
   return {
-    ...(ctx.spec.isSliding.includes(true) ? { sliding: perQueryHead(ctx, 'mask.sliding', sliding(ctx, c)) } : {}),
-    ...(ctx.spec.isSliding.includes(false) ? { global: perQueryHead(ctx, 'mask.global', c) } : {}),
+    ...(kinds.includes(true) ? { sliding: perQueryHead(ctx, 'mask.sliding', sliding(ctx, c)) } : {}),
+    ...(kinds.includes(false) ? { global: perQueryHead(ctx, 'mask.global', c) } : {}),
   };
 }

@@ -1,21 +1,24 @@
 import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { GENERATION_CONFIG, openCheckpoint, TOKENIZER_FILES, type Checkpoint } from '../checkpoint/checkpoint.js';
-import { buildGemma2Graph } from '../onnx/gemma2-graph.js';
+import { buildGemma2Stage } from '../onnx/gemma2-graph.js';
 import { ExternalDataWriter } from '../onnx/external-data.js';
 import { GraphBuilder } from '../onnx/graph-builder.js';
+import { defaultStages, planStages, type StagePlan } from '../onnx/stages.js';
 import { encodeTables, TABLES_FILE } from '../tokenizer/tables-file.js';
 import { readTokenizerConfig, tablesFromFolder } from '../tokenizer/tokenizer-files.js';
 import { describeFsError, GemmaError } from '../util/errors.js';
 import { VERSION } from '../util/package-root.js';
-import { DATA_FILE, GRAPH_CONTRACT, MANIFEST_FILE, MODEL_FILE, type Manifest } from './manifest.js';
+import { DATA_FILE, GRAPH_CONTRACT, MANIFEST_FILE, type Manifest } from './manifest.js';
 import { variantName, type WeightFormat } from './precision.js';
-import { WeightWriter } from './weight-writer.js';
+import { WeightWriter, type WeightProgress } from './weight-writer.js';
 
 export interface ExportRequest {
   checkpointDir: string;
   outDir: string;
   format: WeightFormat;
+  /** Graphs the layers are cut into (default: 2 on the CPU, 1 on CUDA; docs/graph-contract.md). */
+  stages?: number;
   /** How the source is named in the manifest (a path, `tiny-random`, a repo id). */
   label: string;
   onStart?: (info: { tensors: number; bytes: number }) => void;
@@ -78,27 +81,48 @@ async function copySidecars(checkpointDir: string, tmp: string): Promise<{ token
   return { tokenizer, generationConfig: GENERATION_CONFIG };
 }
 
-async function writeGraph(checkpoint: Checkpoint, tmp: string, req: ExportRequest): Promise<{ modelBytes: number; dataBytes: number; nodes: number }> {
-  const g = new GraphBuilder();
-  const data = await ExternalDataWriter.create(join(tmp, DATA_FILE));
+/** The stages of the export, refused with one line where the count cannot be honoured. */
+function stagesFor(req: Pick<ExportRequest, 'format' | 'stages'>, checkpoint: Checkpoint): StagePlan[] {
+  const count = req.stages ?? defaultStages(req.format.ep);
+  if (req.format.ep === 'cuda' && count !== 1) throw new GemmaError('CUDA exports are one graph: --stages 1');
   try {
-    const weights = new WeightWriter(checkpoint, data, g, (p) => {
-      if (req.signal?.aborted) throw new GemmaError('interrupted');
-      req.onProgress?.(p);
-    });
-    await buildGemma2Graph({ g, spec: checkpoint.spec, weights, format: req.format });
+    return planStages(checkpoint.spec, count);
+  } catch (err) {
+    throw err instanceof RangeError ? new GemmaError(`--stages ${err.message}`) : err;
+  }
+}
+
+/** Writes every stage's graph, all of them reading their weights from one data file, each weight stored once. */
+async function writeGraphs(checkpoint: Checkpoint, tmp: string, req: ExportRequest, stages: StagePlan[]): Promise<{ modelBytes: number; dataBytes: number; nodes: number }> {
+  const data = await ExternalDataWriter.create(join(tmp, DATA_FILE));
+  const graphs = stages.map(() => new GraphBuilder());
+  const progress = (p: WeightProgress): void => {
+    if (req.signal?.aborted) throw new GemmaError('interrupted');
+    req.onProgress?.(p);
+  };
+  try {
+    let weights: WeightWriter | undefined;
+    for (const [i, stage] of stages.entries()) {
+      const g = graphs[i]!;
+      weights = weights?.forGraph(g) ?? new WeightWriter(checkpoint, data, g, progress);
+      await buildGemma2Stage({ g, spec: checkpoint.spec, weights, format: req.format }, stage);
+    }
   } finally {
     await data.close();
   }
-  const bytes = g.serialize('gemma2', VERSION, { 'gemma.contract': GRAPH_CONTRACT, 'gemma.variant': variantName(req.format) });
-  await writeFile(join(tmp, MODEL_FILE), bytes);
-  return { modelBytes: bytes.length, dataBytes: data.bytesWritten, nodes: g.nodeCount };
+  let modelBytes = 0;
+  for (const [i, stage] of stages.entries()) {
+    const bytes = graphs[i]!.serialize('gemma2', VERSION, { 'gemma.contract': GRAPH_CONTRACT, 'gemma.variant': variantName(req.format) });
+    await writeFile(join(tmp, stage.file), bytes);
+    modelBytes += bytes.length;
+  }
+  return { modelBytes, dataBytes: data.bytesWritten, nodes: graphs.reduce((sum, g) => sum + g.nodeCount, 0) };
 }
 
-async function convertInto(checkpoint: Checkpoint, tmp: string, req: ExportRequest): Promise<Manifest> {
+async function convertInto(checkpoint: Checkpoint, tmp: string, req: ExportRequest, stages: StagePlan[]): Promise<Manifest> {
   const files = await copySidecars(checkpoint.dir, tmp);
   req.onStart?.({ tensors: checkpoint.tensorCount, bytes: checkpoint.storedBytes });
-  const { modelBytes, dataBytes, nodes } = await writeGraph(checkpoint, tmp, req);
+  const { modelBytes, dataBytes, nodes } = await writeGraphs(checkpoint, tmp, req, stages);
   const manifest: Manifest = {
     format: 'gemma-onnx',
     tool: { name: 'gemma', version: VERSION },
@@ -107,7 +131,8 @@ async function convertInto(checkpoint: Checkpoint, tmp: string, req: ExportReque
     config: checkpoint.rawConfig,
     weights: req.format,
     ep: req.format.ep,
-    files: { model: MODEL_FILE, data: DATA_FILE, ...files },
+    stages,
+    files: { data: DATA_FILE, ...files },
     sizes: { modelBytes, dataBytes },
     nodes,
     created: new Date().toISOString(),
@@ -136,11 +161,12 @@ export async function exportModel(req: ExportRequest): Promise<ExportResult> {
   const tmp = join(dirname(req.outDir), `.${basename(req.outDir)}.tmp-${process.pid}`);
   try {
     validateFormat(req.format, checkpoint);
+    const stages = stagesFor(req, checkpoint);
     await checkTarget(req.outDir);
     await mkdir(tmp, { recursive: true }).catch((err: unknown) => {
       throw describeFsError(err, `cannot create output folder next to ${req.outDir}`);
     });
-    const manifest = await convertInto(checkpoint, tmp, req).catch((err: unknown) => {
+    const manifest = await convertInto(checkpoint, tmp, req, stages).catch((err: unknown) => {
       throw describeFsError(err, `writing ${req.outDir}`);
     });
     await publish(tmp, req.outDir);

@@ -1,10 +1,10 @@
+import type { StagePlan } from '../onnx/stages.js';
 import type { ExecutionProvider, WeightFormat } from './precision.js';
 
 export const MANIFEST_FILE = 'gemma.json';
-export const MODEL_FILE = 'model.onnx';
 export const DATA_FILE = 'model.onnx.data';
-/** Bumped whenever the graph's inputs/outputs change meaning (docs/graph-contract.md). */
-export const GRAPH_CONTRACT = 'gemma2-new-kv/3';
+/** Bumped whenever the graphs' inputs/outputs change meaning (docs/graph-contract.md). */
+export const GRAPH_CONTRACT = 'gemma2-new-kv/4';
 
 export interface Manifest {
   format: 'gemma-onnx';
@@ -16,7 +16,9 @@ export interface Manifest {
   weights: WeightFormat;
   /** The EP the graph was built for; its KV cache is fp32 on cpu, fp16 on cuda. */
   ep: ExecutionProvider;
-  files: { model: string; data: string; tokenizer: string[]; generationConfig?: string };
+  /** The graphs, run one after the other; all read their weights from `files.data`. */
+  stages: StagePlan[];
+  files: { data: string; tokenizer: string[]; generationConfig?: string };
   sizes: { modelBytes: number; dataBytes: number };
   nodes: number;
   created: string;

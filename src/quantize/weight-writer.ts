@@ -1,6 +1,7 @@
 import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import type { ExternalDataWriter } from '../onnx/external-data.js';
-import type { GraphBuilder } from '../onnx/graph-builder.js';
+import type { ExternalRef, GraphBuilder } from '../onnx/graph-builder.js';
+import type { DType } from '../onnx/proto.js';
 import { GemmaError } from '../util/errors.js';
 import { f32ToF16 } from '../util/float16.js';
 import { quantizeRows, zeroPointBytesPerRow, blocksPerRow, bytesPerBlock, type QuantScheme, type FloatType } from './block-quant.js';
@@ -36,17 +37,52 @@ function checkFinite(values: Float32Array, tensor: string, firstRow: number, col
   }
 }
 
+/** Declares an initializer stored in the data file; returns its name. */
+type Declare = (name: string, dtype: DType, dims: number[], ref: ExternalRef) => string;
+
+interface Stored {
+  result: unknown;
+  tensors: Parameters<Declare>[];
+}
+
 /**
  * Streams checkpoint tensors into the external data file, one row chunk at a time,
- * and declares the matching initializers in the graph.
+ * and declares the matching initializers in the graph. Each weight is written once: the
+ * writers of an export's other graphs (`forGraph`) declare the same bytes again.
  */
 export class WeightWriter {
+  private readonly declared = new Set<string>();
+
   constructor(
     private readonly checkpoint: Checkpoint,
     private readonly data: ExternalDataWriter,
     private readonly graph: GraphBuilder,
     private readonly onProgress: (p: WeightProgress) => void,
+    private readonly stored = new Map<string, Stored>(),
   ) {}
+
+  /** A writer for another graph of the same export, sharing the data file and what is already in it. */
+  forGraph(graph: GraphBuilder): WeightWriter {
+    return new WeightWriter(this.checkpoint, this.data, graph, this.onProgress, this.stored);
+  }
+
+  /** `write`'s result for `key`, writing its bytes only the first time in the export and declaring them once per graph. */
+  private async once<T>(key: string, write: (declare: Declare) => Promise<T>): Promise<T> {
+    const known = this.stored.get(key);
+    if (known !== undefined) {
+      if (!this.declared.has(key)) known.tensors.forEach((t) => this.graph.external(...t));
+      this.declared.add(key);
+      return known.result as T;
+    }
+    const tensors: Parameters<Declare>[] = [];
+    const result = await write((...t) => {
+      tensors.push(t);
+      return this.graph.external(...t);
+    });
+    this.stored.set(key, { result, tensors });
+    this.declared.add(key);
+    return result;
+  }
 
   private async *chunks(source: string): AsyncGenerator<{ values: Float32Array; rows: number }> {
     const [rows, ...rest] = this.checkpoint.shape(source);
@@ -69,17 +105,23 @@ export class WeightWriter {
   }
 
   /** The rows of `sources` stacked into one [N, K] fp32 initializer. */
-  async float(name: string, sources: string[]): Promise<LinearWeights> {
-    const { n, k } = this.rowCount(sources);
-    this.data.begin();
-    for (const source of sources) {
-      for await (const { values } of this.chunks(source)) await this.data.write(bytesOf(values));
-    }
-    return { kind: 'float', weight: this.graph.external(`${name}.weight`, 'float32', [n, k], this.data.end()), n, k };
+  float(name: string, sources: string[]): Promise<LinearWeights> {
+    return this.once(name, async (declare) => {
+      const { n, k } = this.rowCount(sources);
+      this.data.begin();
+      for (const source of sources) {
+        for await (const { values } of this.chunks(source)) await this.data.write(bytesOf(values));
+      }
+      return { kind: 'float', weight: declare(`${name}.weight`, 'float32', [n, k], this.data.end()), n, k };
+    });
   }
 
   /** The rows of `sources` stacked and block-quantized for MatMulNBits. */
-  async nbits(name: string, sources: string[], scheme: QuantScheme): Promise<LinearWeights> {
+  nbits(name: string, sources: string[], scheme: QuantScheme): Promise<LinearWeights> {
+    return this.once(name, (declare) => this.quantized(name, sources, scheme, declare));
+  }
+
+  private async quantized(name: string, sources: string[], scheme: QuantScheme, declare: Declare): Promise<LinearWeights> {
     const { n, k } = this.rowCount(sources);
     const nb = blocksPerRow(k, scheme.blockSize);
     const scales = new Float32Array(n * nb);
@@ -96,27 +138,29 @@ export class WeightWriter {
         row += rows;
       }
     }
-    const codes = this.graph.external(`${name}.codes`, 'uint8', [n, nb, bytesPerBlock(scheme)], this.data.end());
+    const codes = declare(`${name}.codes`, 'uint8', [n, nb, bytesPerBlock(scheme)], this.data.end());
     const scaleType = scheme.scaleType ?? 'float32';
-    const scalesName = this.graph.external(`${name}.scales`, scaleType, [n, nb], await this.data.tensor(encode(scales, scaleType)));
+    const scalesName = declare(`${name}.scales`, scaleType, [n, nb], await this.data.tensor(encode(scales, scaleType)));
     const zp = zeroPoints === undefined
       ? {}
-      : { zeroPoints: this.graph.external(`${name}.zero_points`, 'uint8', [n, zpRow], await this.data.tensor(zeroPoints)) };
+      : { zeroPoints: declare(`${name}.zero_points`, 'uint8', [n, zpRow], await this.data.tensor(zeroPoints)) };
     return { kind: 'nbits', codes, scales: scalesName, ...zp, n, k, scheme };
   }
 
   /** A 1-D tensor passed through `transform` (e.g. the 1 + w of Gemma's RMSNorm). */
-  async vector(name: string, source: string, transform: (v: Float32Array) => Float32Array): Promise<string> {
-    const [length] = this.checkpoint.shape(source);
-    const raw = await this.checkpoint.rows(source, 0, length!);
-    checkFinite(raw, source, 0, 1);
-    const values = transform(raw);
-    this.onProgress({ tensor: source, bytes: this.checkpoint.tensorBytes(source) });
-    return this.graph.external(name, 'float32', [values.length], await this.data.tensor(bytesOf(values)));
+  vector(name: string, source: string, transform: (v: Float32Array) => Float32Array): Promise<string> {
+    return this.once(name, async (declare) => {
+      const [length] = this.checkpoint.shape(source);
+      const raw = await this.checkpoint.rows(source, 0, length!);
+      checkFinite(raw, source, 0, 1);
+      const values = transform(raw);
+      this.onProgress({ tensor: source, bytes: this.checkpoint.tensorBytes(source) });
+      return declare(name, 'float32', [values.length], await this.data.tensor(bytesOf(values)));
+    });
   }
 
   /** A computed table (not from the checkpoint), such as the rotary caches, stored as `type`. */
-  async table(name: string, dims: number[], values: Float32Array, type: FloatType = 'float32'): Promise<string> {
-    return this.graph.external(name, type, dims, await this.data.tensor(encode(values, type)));
+  table(name: string, dims: number[], values: Float32Array, type: FloatType = 'float32'): Promise<string> {
+    return this.once(name, async (declare) => declare(name, type, dims, await this.data.tensor(encode(values, type))));
   }
 }

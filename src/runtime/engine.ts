@@ -1,8 +1,6 @@
-import * as ort from 'onnxruntime-node';
 import type { ModelSpec } from '../checkpoint/config.js';
-import { INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS } from '../onnx/io-names.js';
-import { KvCache, type KvElements, type KvType } from './kv-cache.js';
-import type { LoadedModel } from './model-session.js';
+import type { Manifest } from '../quantize/manifest.js';
+import type { StageInput, StageLike, StageOutput } from './stage.js';
 
 export interface EngineOptions {
   /** Most tokens the cache may hold (≤ max_position_embeddings). */
@@ -18,30 +16,18 @@ export interface EngineCounters {
   decodeMs: number;
 }
 
-const int64 = (values: number[], dims: number[]): ort.Tensor => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
-
-/** fp16 tensors travel as their bit patterns in a Uint16Array. */
-const kvTensor = (type: KvType, data: KvElements, dims: number[]): ort.Tensor =>
-  type === 'float16' ? new ort.Tensor('float16', data as Uint16Array, dims) : new ort.Tensor('float32', data as Float32Array, dims);
-
-/** What chat sessions and generation need of an engine: the Engine itself, or one in a worker thread. */
+/** What chat sessions and generation need of an engine. */
 export type EngineLike = Pick<Engine, 'spec' | 'options' | 'tokens' | 'counters' | 'rollback' | 'feed'>;
 
 /**
- * Runs the exported graph over a growing token sequence, keeping every layer's keys and
- * values in JS (docs/graph-contract.md).
+ * Runs an export's stages over a growing token sequence, each stage keeping its layers'
+ * keys and values (docs/graph-contract.md). The stages live in this thread or in workers.
  */
 export class Engine {
-  readonly spec: ModelSpec;
-  private readonly cache: KvCache;
   private readonly history: number[] = [];
   readonly counters: EngineCounters = { prefillTokens: 0, prefillMs: 0, decodeTokens: 0, decodeMs: 0 };
 
-  constructor(readonly model: LoadedModel, readonly options: EngineOptions) {
-    this.spec = model.spec;
-    const kvType: KvType = model.manifest.ep === 'cuda' ? 'float16' : 'float32';
-    this.cache = new KvCache(this.spec.config.num_hidden_layers, this.spec.config.num_key_value_heads, this.spec.config.head_dim, kvType);
-  }
+  constructor(readonly manifest: Manifest, readonly spec: ModelSpec, private readonly stages: StageLike[], readonly options: EngineOptions) {}
 
   /** Token ids whose keys and values are in the cache. */
   get tokens(): readonly number[] {
@@ -51,32 +37,27 @@ export class Engine {
   /** Keeps only the first `length` cached tokens. */
   rollback(length: number): void {
     this.history.length = Math.min(this.history.length, length);
-    this.cache.truncate(this.history.length);
+    for (const stage of this.stages) stage.truncate(this.history.length);
   }
 
-  private feeds(ids: number[]): Record<string, ort.Tensor> {
-    const start = this.history.length;
-    const { head_dim: hd, num_key_value_heads: kvh } = this.spec.config;
-    const feeds: Record<string, ort.Tensor> = {
-      [INPUT_IDS]: int64(ids, [1, ids.length]),
-      [POSITION_IDS]: int64(ids.map((_, i) => start + i), [1, ids.length]),
-    };
-    this.cache.layers.forEach((layer, i) => {
-      feeds[pastKey(i)] = kvTensor(this.cache.type, layer.keys, [kvh, layer.capacity, hd]);
-      feeds[pastValue(i)] = kvTensor(this.cache.type, layer.values, [kvh, hd, layer.capacity]);
-    });
-    return feeds;
-  }
-
+  /** The tokens through every stage in turn; the last one's logits. */
   private async run(ids: number[], keep: number): Promise<Float32Array> {
-    const feeds = this.feeds(ids);
-    feeds[LOGITS_TO_KEEP] = int64([keep], [1]);
-    const out = await this.model.session.run(feeds);
-    for (let i = 0; i < this.spec.isSliding.length; i++) {
-      this.cache.append(i, out[newKey(i)]!.data as KvElements, out[newValue(i)]!.data as KvElements);
+    const start = this.history.length;
+    let input: StageInput = { start, keep, ids };
+    let out: StageOutput | undefined;
+    try {
+      for (const stage of this.stages) {
+        out = await stage.run(input);
+        if ('hidden' in out) input = { start, keep, hidden: out.hidden };
+      }
+    } catch (err) {
+      // Stages before the failing one have cached these tokens already.
+      for (const stage of this.stages) stage.truncate(start);
+      throw err;
     }
+    if (out === undefined || !('logits' in out)) throw new Error('the last stage returned no logits');
     this.history.push(...ids);
-    return out[LOGITS]!.data as Float32Array;
+    return out.logits;
   }
 
   /** One token at a time is decoding; anything longer is prompt processing. */
@@ -112,5 +93,10 @@ export class Engine {
     }
     this.count(ids.length, performance.now() - started);
     return out;
+  }
+
+  /** Releases every stage's session (and worker). */
+  async close(): Promise<void> {
+    await Promise.all(this.stages.map((s) => s.close()));
   }
 }

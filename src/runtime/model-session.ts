@@ -4,24 +4,29 @@ import * as ort from 'onnxruntime-node';
 import { parseConfig, type ModelSpec } from '../checkpoint/config.js';
 import { probeReason } from '../cuda/ep-probe.js';
 import { GemmaError } from '../util/errors.js';
-import { GRAPH_CONTRACT, MANIFEST_FILE, MODEL_FILE, type Manifest } from '../quantize/manifest.js';
+import type { StagePlan } from '../onnx/stages.js';
+import { GRAPH_CONTRACT, MANIFEST_FILE, type Manifest } from '../quantize/manifest.js';
 import type { ExecutionProvider } from '../quantize/precision.js';
 
 export interface SessionOptions {
   /** onnxruntime intra-op threads; 0 lets onnxruntime choose (one per physical core). */
   threads: number;
-  /** Default: the EP the export was built for. */
-  ep?: ExecutionProvider;
   /** onnxruntime's per-node profiler writes `<prefix>_<time>.json` when the session ends profiling (bench/decode-profile.ts). */
   profilePrefix?: string;
 }
 
-export interface LoadedModel {
+/** An export's manifest and what follows from it, before any session exists. */
+export interface ExportInfo {
   dir: string;
   manifest: Manifest;
   spec: ModelSpec;
-  session: ort.InferenceSession;
   ep: ExecutionProvider;
+}
+
+/** One stage's graph in an onnxruntime session. */
+export interface LoadedStage {
+  plan: StagePlan;
+  session: ort.InferenceSession;
 }
 
 export async function readManifest(dir: string): Promise<Manifest> {
@@ -35,8 +40,7 @@ export async function readManifest(dir: string): Promise<Manifest> {
   if (manifest.contract !== GRAPH_CONTRACT) {
     throw new GemmaError(`${dir} was exported with graph contract ${String(manifest.contract)}, this gemma needs ${GRAPH_CONTRACT}: convert it again with gemma quantize`);
   }
-  // Exports written before CUDA graphs existed are CPU graphs and did not record it in the weights.
-  manifest.weights.ep ??= manifest.ep ?? 'cpu';
+  if (!Array.isArray(manifest.stages) || manifest.stages.length === 0) throw new GemmaError(`${dir}: ${MANIFEST_FILE} lists no graphs`);
   return manifest;
 }
 
@@ -64,16 +68,30 @@ function sessionOptions(ep: ExecutionProvider, threads: number, profilePrefix: s
   };
 }
 
-/** Loads an export folder into an onnxruntime session. Blocks the thread for seconds on big models. */
-export async function loadModel(dir: string, options: SessionOptions): Promise<LoadedModel> {
+/** Whether the stages run every layer once, in order. */
+function coversLayers(stages: StagePlan[], layers: number): boolean {
+  return stages.every((s, i) => s.layers[0] === (i === 0 ? 0 : stages[i - 1]!.layers[1]) && s.layers[1] > s.layers[0]) && stages.at(-1)!.layers[1] === layers;
+}
+
+/** The export's manifest and model spec; `ep` defaults to the one the export was built for. */
+export async function readExport(dir: string, ep?: ExecutionProvider): Promise<ExportInfo> {
   const manifest = await readManifest(dir);
   const spec = parseConfig(manifest.config);
-  const ep = options.ep ?? manifest.ep;
+  if (!coversLayers(manifest.stages, spec.config.num_hidden_layers)) {
+    throw new GemmaError(`${dir}: the graphs in ${MANIFEST_FILE} do not cover layers 0 to ${spec.config.num_hidden_layers - 1} in order: convert it again with gemma quantize`);
+  }
+  return { dir, manifest, spec, ep: ep ?? manifest.ep };
+}
+
+/** Loads stage `index` of an export into an onnxruntime session. Blocks the thread for seconds on big models. */
+export async function loadStage(info: ExportInfo, index: number, options: SessionOptions): Promise<LoadedStage> {
+  const plan = info.manifest.stages[index]!;
+  const path = join(info.dir, plan.file);
   try {
-    const session = await ort.InferenceSession.create(join(dir, MODEL_FILE), sessionOptions(ep, options.threads, options.profilePrefix));
-    return { dir, manifest, spec, session, ep };
+    const session = await ort.InferenceSession.create(path, sessionOptions(info.ep, options.threads, options.profilePrefix));
+    return { plan, session };
   } catch (err) {
-    const hint = ep === 'cuda' ? ' (gemma doctor tells what CUDA needs)' : '';
-    throw new GemmaError(`cannot load ${join(dir, MODEL_FILE)} on ${ep}: ${probeReason(String((err as Error)?.message ?? err), '')}${hint}`);
+    const hint = info.ep === 'cuda' ? ' (gemma doctor tells what CUDA needs)' : '';
+    throw new GemmaError(`cannot load ${path} on ${info.ep}: ${probeReason(String((err as Error)?.message ?? err), '')}${hint}`);
   }
 }

@@ -4,7 +4,8 @@ import { GemmaError } from '../util/errors.js';
 import { ChatSession } from './chat-session.js';
 import { Engine, type EngineLike, type EngineOptions } from './engine.js';
 import { readGenerationDefaults, type GenerationDefaults } from './generation-config.js';
-import { loadModel, type LoadedModel } from './model-session.js';
+import { loadStage, readExport } from './model-session.js';
+import { kvTypeOf, Stage } from './stage.js';
 import { loadTokenizer, type GemmaTokenizer } from './tokenizer.js';
 
 /** What it takes to load a model into an engine. */
@@ -15,6 +16,8 @@ export interface EngineLoadOptions {
   /** Default: the model's max_position_embeddings. */
   ctxSize?: number;
   prefillChunk?: number;
+  /** onnxruntime's per-node profiler for every stage, written to `<prefix>-stage<i>_<time>.json` at close (bench/decode-profile.ts). */
+  profilePrefix?: string;
 }
 
 export interface RuntimeOptions extends EngineLoadOptions {
@@ -33,7 +36,6 @@ export interface ChatRuntime {
 
 /** Everything `gemma eval` and the tests need, loaded in this thread from one export folder. */
 export interface Runtime extends ChatRuntime {
-  model: LoadedModel;
   engine: Engine;
 }
 
@@ -46,10 +48,22 @@ export function engineOptions(spec: ModelSpec, options: EngineLoadOptions): Engi
   return { ctxSize, prefillChunk: options.prefillChunk ?? DEFAULT_PREFILL_CHUNK };
 }
 
-/** Loads the export's session into an Engine in this thread. */
+/** Loads the export's stages one after the other into an Engine in this thread. */
 export async function loadEngine(dir: string, options: EngineLoadOptions): Promise<Engine> {
-  const model = await loadModel(dir, { threads: options.threads, ...(options.ep !== undefined ? { ep: options.ep } : {}) });
-  return new Engine(model, engineOptions(model.spec, options));
+  const info = await readExport(dir, options.ep);
+  const engineOpts = engineOptions(info.spec, options);
+  const stages: Stage[] = [];
+  try {
+    for (const [i, plan] of info.manifest.stages.entries()) {
+      const profilePrefix = options.profilePrefix !== undefined ? `${options.profilePrefix}-stage${i}` : undefined;
+      const { session } = await loadStage(info, i, { threads: options.threads, ...(profilePrefix !== undefined ? { profilePrefix } : {}) });
+      stages.push(new Stage(plan, session, info.spec, kvTypeOf(info.manifest), profilePrefix !== undefined));
+    }
+  } catch (err) {
+    await Promise.all(stages.map((s) => s.close()));
+    throw err;
+  }
+  return new Engine(info.manifest, info.spec, stages, engineOpts);
 }
 
 export async function chatRuntime(dir: string, engine: EngineLike, tokenizer: GemmaTokenizer, system?: string): Promise<ChatRuntime> {
@@ -61,6 +75,11 @@ export async function chatRuntime(dir: string, engine: EngineLike, tokenizer: Ge
 
 export async function openRuntime(dir: string, options: RuntimeOptions): Promise<Runtime> {
   const engine = await loadEngine(dir, options);
-  const tokenizer = await loadTokenizer(dir);
-  return { ...(await chatRuntime(dir, engine, tokenizer, options.system)), engine, model: engine.model };
+  try {
+    const tokenizer = await loadTokenizer(dir);
+    return { ...(await chatRuntime(dir, engine, tokenizer, options.system)), engine };
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
 }

@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MANIFEST_FILE, type Manifest } from '../../src/quantize/manifest.js';
 import { DataType, onnx, type GraphProto, type NodeProto, type ValueInfoProto } from '../../src/onnx/proto.js';
 import { f16ToF32 } from '../../src/util/float16.js';
 
@@ -73,5 +75,24 @@ export async function decodeModel(path: string): Promise<DecodedModel> {
     initializers,
     inputs: elemTypes(graph.input),
     outputs: elemTypes(graph.output),
+  };
+}
+
+/**
+ * Decodes every graph of an export and merges them, as if they were one: nodes,
+ * initializers and I/O by name (the tensors a stage hands to the next appear as both).
+ */
+export async function decodeExport(dir: string): Promise<DecodedModel> {
+  const manifest = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as Manifest;
+  const stages = await Promise.all(manifest.stages.map((s) => decodeModel(join(dir, s.file))));
+  const merge = <T>(pick: (m: DecodedModel) => Map<string, T>): Map<string, T> => new Map(stages.flatMap((m) => [...pick(m)]));
+  return {
+    irVersion: stages[0]!.irVersion,
+    opsets: stages[0]!.opsets,
+    nodes: merge((m) => m.nodes),
+    branchNodes: stages.flatMap((m) => m.branchNodes),
+    initializers: merge((m) => m.initializers),
+    inputs: merge((m) => m.inputs),
+    outputs: merge((m) => m.outputs),
   };
 }

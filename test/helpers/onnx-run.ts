@@ -1,11 +1,22 @@
 import * as ort from 'onnxruntime-node';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelSpec } from '../../src/checkpoint/config.js';
-import { INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS } from '../../src/onnx/io-names.js';
-import { MODEL_FILE } from '../../src/quantize/manifest.js';
+import { hiddenStates, INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS } from '../../src/onnx/io-names.js';
+import type { StagePlan } from '../../src/onnx/stages.js';
+import { MANIFEST_FILE, type Manifest } from '../../src/quantize/manifest.js';
 
-export async function loadSession(exportDir: string): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(join(exportDir, MODEL_FILE), { intraOpNumThreads: 1 });
+/** An export's graphs in plain onnxruntime sessions, run here without gemma's runtime. */
+export interface ExportSessions {
+  stages: { plan: StagePlan; session: ort.InferenceSession }[];
+  release(): Promise<void>;
+}
+
+export async function loadSession(exportDir: string): Promise<ExportSessions> {
+  const manifest = JSON.parse(await readFile(join(exportDir, MANIFEST_FILE), 'utf8')) as Manifest;
+  const stages: ExportSessions['stages'] = [];
+  for (const plan of manifest.stages) stages.push({ plan, session: await ort.InferenceSession.create(join(exportDir, plan.file), { intraOpNumThreads: 1 }) });
+  return { stages, release: async () => void (await Promise.all(stages.map((s) => s.session.release()))) };
 }
 
 const int64 = (values: number[]): ort.Tensor => new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), [1, values.length]);
@@ -39,32 +50,39 @@ export interface StepResult {
 }
 
 /**
- * One run of the exported graph: `ids` at positions start.., with `past[i]` layer i's
- * cached rows (keys, values) of positions 0 … start − 1, each [start · kvDim], fed with
- * `padding` junk rows after them.
+ * One run of the exported graphs, each stage fed the residual stream the one before
+ * returned: `ids` at positions start.., with `past[i]` layer i's cached rows (keys,
+ * values) of positions 0 … start − 1, each [start · kvDim], fed with `padding` junk rows
+ * after them.
  */
 export async function runStep(
-  session: ort.InferenceSession, spec: ModelSpec, ids: number[], start: number,
+  sessions: ExportSessions, spec: ModelSpec, ids: number[], start: number,
   past: { keys: Float32Array; values: Float32Array }[], keep = 0, padding = 0,
 ): Promise<StepResult> {
-  const feeds: Record<string, ort.Tensor> = {
-    [INPUT_IDS]: int64(ids),
-    [POSITION_IDS]: int64(ids.map((_, i) => start + i)),
-    [LOGITS_TO_KEEP]: new ort.Tensor('int64', BigInt64Array.from([BigInt(keep)]), [1]),
-  };
-  for (let i = 0; i < spec.config.num_hidden_layers; i++) {
-    const layer = cacheLayouts(spec, past[i]!, padding);
-    feeds[pastKey(i)] = layer.keys;
-    feeds[pastValue(i)] = layer.values;
+  const outputs: Record<string, ort.Tensor> = {};
+  let hidden: ort.Tensor | undefined;
+  for (const { plan, session } of sessions.stages) {
+    const [first, end] = plan.layers;
+    const feeds: Record<string, ort.Tensor> = { [POSITION_IDS]: int64(ids.map((_, i) => start + i)) };
+    if (first === 0) feeds[INPUT_IDS] = int64(ids);
+    else feeds[hiddenStates(first)] = hidden!;
+    if (end === spec.config.num_hidden_layers) feeds[LOGITS_TO_KEEP] = new ort.Tensor('int64', BigInt64Array.from([BigInt(keep)]), [1]);
+    for (let i = first; i < end; i++) {
+      const layer = cacheLayouts(spec, past[i]!, padding);
+      feeds[pastKey(i)] = layer.keys;
+      feeds[pastValue(i)] = layer.values;
+    }
+    const out = await session.run(feeds);
+    Object.assign(outputs, out);
+    hidden = out[hiddenStates(end)];
   }
-  const out = await session.run(feeds);
   const vocab = spec.config.vocab_size;
-  const logits = out[LOGITS]!.data as Float32Array;
+  const logits = outputs[LOGITS]!.data as Float32Array;
   const kept = logits.length / vocab;
   return {
     logits: Array.from({ length: kept }, (_, p) => logits.subarray(p * vocab, (p + 1) * vocab)),
-    newKeys: spec.isSliding.map((_, i) => out[newKey(i)]!.data as Float32Array),
-    newValues: spec.isSliding.map((_, i) => out[newValue(i)]!.data as Float32Array),
+    newKeys: spec.isSliding.map((_, i) => outputs[newKey(i)]!.data as Float32Array),
+    newValues: spec.isSliding.map((_, i) => outputs[newValue(i)]!.data as Float32Array),
   };
 }
 
@@ -72,6 +90,6 @@ export const emptyPast = (spec: ModelSpec): { keys: Float32Array; values: Float3
   spec.isSliding.map(() => ({ keys: new Float32Array(0), values: new Float32Array(0) }));
 
 /** Logits at every position of a prompt run in one pass from an empty cache. */
-export async function promptLogits(session: ort.InferenceSession, spec: ModelSpec, ids: number[]): Promise<Float32Array[]> {
+export async function promptLogits(session: ExportSessions, spec: ModelSpec, ids: number[]): Promise<Float32Array[]> {
   return (await runStep(session, spec, ids, 0, emptyPast(spec))).logits;
 }

@@ -1,36 +1,40 @@
 import { parentPort } from 'node:worker_threads';
 import { GemmaError } from '../../util/errors.js';
-import type { Engine } from '../engine.js';
-import { loadEngine } from '../runtime.js';
+import { loadStage, readExport } from '../model-session.js';
+import { kvTypeOf, Stage, type StageOutput } from '../stage.js';
 import type { Request, Response } from './protocol.js';
 
-/* The worker side of RemoteEngine: the Engine, its session and its KV cache live here. */
+/* The worker side of RemoteStage: one stage's session and the KV cache of its layers live here. */
 const port = parentPort!;
-let engine: Engine | undefined;
+let stage: Stage | undefined;
 
-function opened(): Engine {
-  if (engine === undefined) throw new Error('engine not opened');
-  return engine;
+function opened(): Stage {
+  if (stage === undefined) throw new Error('stage not opened');
+  return stage;
 }
 
 async function handle(req: Request): Promise<Response | undefined> {
   switch (req.type) {
-    case 'open':
-      engine = await loadEngine(req.dir, req.options);
-      return { type: 'opened', engine: { spec: engine.spec, options: engine.options, manifest: engine.model.manifest } };
-    case 'feed': {
-      const logits = await opened().feed(req.ids, req.allPositions);
-      return { type: 'fed', logits, counters: { ...opened().counters } };
+    case 'open': {
+      const info = await readExport(req.dir, req.ep);
+      const { plan, session } = await loadStage(info, req.stage, { threads: req.threads });
+      stage = new Stage(plan, session, info.spec, kvTypeOf(info.manifest));
+      return { type: 'opened', plan };
     }
-    case 'rollback':
-      opened().rollback(req.length);
+    case 'run':
+      return { type: 'ran', output: await opened().run(req.input) };
+    case 'truncate':
+      opened().truncate(req.length);
       return undefined;
   }
 }
 
-/** Logits move to the main thread without a copy (onnxruntime-node gives each output its own ArrayBuffer). */
-const transfers = (r: Response): ArrayBuffer[] =>
-  r.type === 'fed' ? [...new Set(r.logits.map((l) => l.buffer as ArrayBuffer))] : [];
+/** Outputs move to the main thread without a copy (onnxruntime-node gives each output its own ArrayBuffer). */
+const transfers = (r: Response): ArrayBuffer[] => {
+  if (r.type !== 'ran') return [];
+  const out: StageOutput = r.output;
+  return ['logits' in out ? out.logits.buffer : out.hidden.buffer] as ArrayBuffer[];
+};
 
 let queue = Promise.resolve();
 port.on('message', (req: Request) => {

@@ -1,29 +1,22 @@
-import type { ModelSpec } from '../../checkpoint/config.js';
-import type { Manifest } from '../../quantize/manifest.js';
-import type { EngineCounters, EngineOptions } from '../engine.js';
+import type { StagePlan } from '../../onnx/stages.js';
+import type { ExecutionProvider } from '../../quantize/precision.js';
 import type { GenerationDefaults } from '../generation-config.js';
-import type { EngineLoadOptions } from '../runtime.js';
+import type { StageInput, StageOutput } from '../stage.js';
 
 /*
- * The engine runs in a worker thread (onnxruntime's session load and runs block their
- * thread); tokenizer, chat and sampling stay on the main thread, which loads the
- * tokenizer while the worker loads the session.
+ * Each stage of the engine runs in its own worker thread (onnxruntime's session load and
+ * runs block their thread): the stages' sessions load in parallel, and the tokenizer, chat
+ * and sampling stay on the main thread, which loads the tokenizer meanwhile.
  */
 export type Request =
-  | { type: 'open'; dir: string; options: EngineLoadOptions }
-  | { type: 'feed'; ids: number[]; allPositions: boolean }
-  /** Answered by nothing: messages are handled in order, so the next feed sees it. */
-  | { type: 'rollback'; length: number };
-
-export interface OpenedEngine {
-  spec: ModelSpec;
-  options: EngineOptions;
-  manifest: Manifest;
-}
+  | { type: 'open'; dir: string; stage: number; threads: number; ep: ExecutionProvider }
+  | { type: 'run'; input: StageInput }
+  /** Answered by nothing: messages are handled in order, so the next run sees it. */
+  | { type: 'truncate'; length: number };
 
 export type Response =
-  | { type: 'opened'; engine: OpenedEngine }
-  | { type: 'fed'; logits: Float32Array[]; counters: EngineCounters }
+  | { type: 'opened'; plan: StagePlan }
+  | { type: 'ran'; output: StageOutput }
   | { type: 'error'; message: string; expected: boolean };
 
 /** What `gemma run` shows and reports about the loaded model. */

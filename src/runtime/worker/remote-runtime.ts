@@ -1,26 +1,27 @@
 import { variantName } from '../../quantize/precision.js';
 import type { TurnOptions, TurnResult } from '../chat-session.js';
+import type { Engine } from '../engine.js';
 import { chatRuntime, type ChatRuntime, type RuntimeOptions } from '../runtime.js';
 import { loadTokenizer } from '../tokenizer.js';
 import type { RuntimeInfo } from './protocol.js';
-import { RemoteEngine } from './remote-engine.js';
+import { openWorkerEngine } from './remote-stage.js';
 
 /** Turn options as commands give them: the text callback and the interrupt flag belong to the runtime. */
 export type WireTurnOptions = Omit<TurnOptions, 'onText' | 'interrupted'>;
 
 /**
- * `gemma run`'s runtime: the engine in a worker thread, the tokenizer and the chat on this
- * one. The tokenizer loads here while the worker loads the session, and `interrupt()`
- * works while a turn runs, since this thread only waits for logits.
+ * `gemma run`'s runtime: the engine's stages in worker threads, the tokenizer and the chat
+ * on this one. The tokenizer loads here while the workers load the sessions, and
+ * `interrupt()` works while a turn runs, since this thread only waits for logits.
  */
 export class RemoteRuntime {
   private stop = false;
 
-  private constructor(private readonly engine: RemoteEngine, private readonly runtime: ChatRuntime) {}
+  private constructor(private readonly engine: Engine, private readonly runtime: ChatRuntime) {}
 
   static async open(dir: string, options: RuntimeOptions): Promise<{ runtime: RemoteRuntime; info: RuntimeInfo }> {
     const started = performance.now();
-    const loading = RemoteEngine.open(dir, options);
+    const loading = openWorkerEngine(dir, options);
     // Held so that a tokenizer failure still awaits (and closes) the worker below.
     const tokenizer = loadTokenizer(dir).catch((err: unknown) => err as Error);
     const engine = await loading;

@@ -27,13 +27,14 @@ describe('gemma quantize', () => {
     assert.equal(r.code, 0, r.stderr);
     const out = r.stdout.trim();
     assert.equal(out, join(root, 'home', 'models', 'tiny-random', 'int4-b32'));
-    for (const file of ['model.onnx', 'model.onnx.data', 'gemma.json', 'tokenizer.json', 'tokenizer_config.json', TABLES_FILE, 'generation_config.json']) {
+    for (const file of ['model-1-of-2.onnx', 'model-2-of-2.onnx', 'model.onnx.data', 'gemma.json', 'tokenizer.json', 'tokenizer_config.json', TABLES_FILE, 'generation_config.json']) {
       assert.ok(await exists(join(out, file)), file);
     }
     const manifest = JSON.parse(await readFile(join(out, MANIFEST_FILE), 'utf8')) as Manifest;
     assert.match(manifest.source.label, /RANDOM WEIGHTS/);
     assert.deepEqual(manifest.weights, { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' });
     assert.equal(manifest.ep, 'cpu');
+    assert.deepEqual(manifest.stages, [{ file: 'model-1-of-2.onnx', layers: [0, 2] }, { file: 'model-2-of-2.onnx', layers: [2, 4] }]);
     assert.ok(manifest.files.tokenizer.includes(TABLES_FILE));
     assert.equal(manifest.config.model_type, 'gemma2');
     assert.ok(!r.stderr.includes('\u001b['), 'no terminal control codes');
@@ -54,10 +55,28 @@ describe('gemma quantize', () => {
     const manifest = JSON.parse(await readFile(join(r.stdout.trim(), MANIFEST_FILE), 'utf8')) as Manifest;
     assert.equal(manifest.ep, 'cuda');
     assert.equal(manifest.weights.accuracyLevel, 0);
+    assert.deepEqual(manifest.stages, [{ file: 'model.onnx', layers: [0, 4] }]);
     for (const extra of [['--precision', 'fp32'], ['--keep-embeddings']]) {
       const bad = await gemma(['quantize', 'tiny-random', '--ep', 'cuda', '--out', join(root, 'refused'), ...extra], env);
       assert.equal(bad.code, 1);
       assert.match(bad.stderr, /^gemma: error: the CUDA graph needs quantized weights .*\n$/);
+      assert.equal(await exists(join(root, 'refused')), false);
+    }
+  });
+
+  test('--stages 1 writes one self-contained model.onnx; more stages than layers, or several on CUDA, are refused', async () => {
+    const one = await gemma(['quantize', 'tiny-random', '--stages', '1', '--out', join(root, 'one-graph'), '--json'], env);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal((JSON.parse(one.stdout) as { stages: number }).stages, 1);
+    assert.ok(await exists(join(root, 'one-graph', 'model.onnx')));
+    const refusals: [string[], RegExp][] = [
+      [['--stages', '5'], /^gemma: error: --stages must be from 1 to 4 \(the model's layers\), got 5\n$/],
+      [['--stages', '2', '--ep', 'cuda'], /^gemma: error: CUDA exports are one graph: --stages 1\n$/],
+    ];
+    for (const [extra, message] of refusals) {
+      const bad = await gemma(['quantize', 'tiny-random', '--out', join(root, 'refused'), ...extra], env);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, message);
       assert.equal(await exists(join(root, 'refused')), false);
     }
   });

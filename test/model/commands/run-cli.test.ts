@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { TINY_TOKENIZER_DIR } from '../../../src/checkpoint/tiny-random.js';
 import { cudaReadiness } from '../../../src/cuda/provider-status.js';
+import type { Manifest } from '../../../src/quantize/manifest.js';
 import { loadTokenizer } from '../../../src/runtime/tokenizer.js';
 import { finished, gemma, GEMMA_BIN } from '../../helpers/cli.js';
 import { slowChatCheckpoint, tempDir } from '../../helpers/models.js';
@@ -75,7 +76,23 @@ describe('gemma run', () => {
     await writeFile(manifestPath, JSON.stringify({ ...manifest, contract: 'gemma2-new-kv/2' }));
     const r = await gemma(['run', out, '-p', 'hi'], env);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^gemma: error: .*graph contract gemma2-new-kv\/2, this gemma needs gemma2-new-kv\/3: convert it again with gemma quantize\n$/);
+    assert.match(r.stderr, /^gemma: error: .*graph contract gemma2-new-kv\/2, this gemma needs gemma2-new-kv\/4: convert it again with gemma quantize\n$/);
+  });
+
+  test('an export with a graph missing, or graphs that do not cover the layers, is refused in one line', async () => {
+    const out = join(root, 'damaged-export');
+    assert.equal((await gemma(['quantize', 'tiny-random', '--out', out], env)).code, 0);
+    const manifestPath = join(out, 'gemma.json');
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Manifest;
+    await writeFile(manifestPath, JSON.stringify({ ...manifest, stages: [manifest.stages[0]] }));
+    const partial = await gemma(['run', out, '-p', 'hi'], env);
+    assert.equal(partial.code, 1);
+    assert.match(partial.stderr, /^gemma: error: .*the graphs in gemma\.json do not cover layers 0 to 3 in order: convert it again with gemma quantize\n$/);
+    await writeFile(manifestPath, JSON.stringify(manifest));
+    await rm(join(out, manifest.stages[1]!.file));
+    const missing = await gemma(['run', out, '-p', 'hi'], env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^gemma: error: cannot load .*model-2-of-2\.onnx on cpu: [^\n]+\n$/);
   });
 
   test('bad input: one line and a non-zero exit each', async () => {

@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { openCheckpoint } from '../../../src/checkpoint/checkpoint.js';
 import { normWeight } from '../../../src/checkpoint/tensor-names.js';
 import { ALIGNMENT } from '../../../src/onnx/external-data.js';
-import { pastKey, pastValue } from '../../../src/onnx/io-names.js';
+import { hiddenStates, INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS } from '../../../src/onnx/io-names.js';
 import { exportModel } from '../../../src/quantize/export.js';
-import { DATA_FILE, MODEL_FILE } from '../../../src/quantize/manifest.js';
+import { DATA_FILE } from '../../../src/quantize/manifest.js';
 import type { WeightFormat } from '../../../src/quantize/precision.js';
 import { logitError } from '../../helpers/logit-error.js';
-import { decodeModel, type DecodedModel } from '../../helpers/onnx-model.js';
+import { decodeExport, decodeModel, type DecodedModel } from '../../helpers/onnx-model.js';
 import { bindingCheckpoint, BINDING_CONFIG, BINDING_OPTIONS, checkpointFor, PROMPT, tempDir } from '../../helpers/models.js';
 import { loadSession, promptLogits } from '../../helpers/onnx-run.js';
 import { loadReferenceWeights } from '../../helpers/reference-weights.js';
@@ -20,7 +20,7 @@ const int4: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false
 
 async function exported(checkpoint: string, dir: string, format: WeightFormat): Promise<DecodedModel> {
   await exportModel({ checkpointDir: checkpoint, outDir: dir, format, label: 'graph test' });
-  return decodeModel(join(dir, MODEL_FILE));
+  return decodeExport(dir);
 }
 
 function scalar(model: DecodedModel, name: string): number {
@@ -105,6 +105,25 @@ describe('the exported graph reads like Gemma 2', () => {
     assert.equal(byName.get('lm_head')!.input[1], 'vocab.codes');
     const { attrs } = byName.get('layers.0.attn.qkv')!;
     assert.deepEqual([attrs.bits!.i, attrs.block_size!.i, attrs.accuracy_level!.i], [4, 32, 4]);
+  });
+
+  test('two stages: the first embeds and hands the residual stream entering layer 2 to the second, which holds the lm_head', async () => {
+    const [first, second] = await Promise.all(['model-1-of-2.onnx', 'model-2-of-2.onnx'].map((f) => decodeModel(join(root, 'int4', f))));
+    assert.deepEqual([...first!.inputs.keys()], [INPUT_IDS, POSITION_IDS, ...[0, 1].flatMap((i) => [pastKey(i), pastValue(i)])]);
+    assert.deepEqual([...first!.outputs.keys()], [hiddenStates(2), ...[0, 1].flatMap((i) => [newKey(i), newValue(i)])]);
+    assert.deepEqual([...second!.inputs.keys()], [hiddenStates(2), POSITION_IDS, LOGITS_TO_KEEP, ...[2, 3].flatMap((i) => [pastKey(i), pastValue(i)])]);
+    assert.deepEqual([...second!.outputs.keys()], [LOGITS, ...[2, 3].flatMap((i) => [newKey(i), newValue(i)])]);
+    assert.ok(first!.nodes.has('embed.lookup') && !first!.nodes.has('lm_head'));
+    assert.ok(second!.nodes.has('lm_head') && !second!.nodes.has('embed.lookup'));
+    assert.equal(second!.nodes.get('layers.2.input_norm')!.input[0], hiddenStates(2));
+    // The vocabulary is stored once and both graphs read the same bytes; no two weights share bytes otherwise.
+    assert.deepEqual(first!.initializers.get('vocab.codes')!.external, second!.initializers.get('vocab.codes')!.external);
+    const ranges = new Map<string, string>();
+    for (const t of [...first!.initializers.values(), ...second!.initializers.values()].filter((x) => x.external !== undefined)) {
+      const at = `${t.external!.offset}+${t.external!.length}`;
+      assert.equal(ranges.get(at) ?? t.name, t.name, `${t.name} and ${ranges.get(at)} at ${at}`);
+      ranges.set(at, t.name);
+    }
   });
 
   test('weights live in one external file at 4096-aligned offsets; norms store 1 + w', async () => {

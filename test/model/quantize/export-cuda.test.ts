@@ -5,13 +5,12 @@ import { join } from 'node:path';
 import { newKey, pastKey } from '../../../src/onnx/io-names.js';
 import { DataType } from '../../../src/onnx/proto.js';
 import { exportModel } from '../../../src/quantize/export.js';
-import { MODEL_FILE } from '../../../src/quantize/manifest.js';
 import type { WeightFormat } from '../../../src/quantize/precision.js';
-import { Engine } from '../../../src/runtime/engine.js';
-import { loadModel, type LoadedModel } from '../../../src/runtime/model-session.js';
+import type { Engine } from '../../../src/runtime/engine.js';
+import { loadEngine } from '../../../src/runtime/runtime.js';
 import { logitError, type LogitError } from '../../helpers/logit-error.js';
 import { BINDING_CONFIG, bindingCheckpoint, PROMPT, tempDir } from '../../helpers/models.js';
-import { decodeModel, type DecodedModel } from '../../helpers/onnx-model.js';
+import { decodeExport, type DecodedModel } from '../../helpers/onnx-model.js';
 import { loadReferenceWeights } from '../../helpers/reference-weights.js';
 import { referenceForward } from '../../reference/gemma2-reference.js';
 
@@ -20,8 +19,8 @@ const cpuTwin: WeightFormat = { ...cuda, ep: 'cpu' };
 const { float16, float32 } = DataType;
 
 /** The CUDA graph run by the CPU EP (onnxruntime casts fp16 ops it has no CPU kernel for), through the runtime's fp16 cache. */
-async function engineLogits(model: LoadedModel, chunk: number): Promise<Float32Array[]> {
-  const engine = new Engine(model, { ctxSize: 64, prefillChunk: chunk });
+async function engineLogits(engine: Engine, chunk: number): Promise<Float32Array[]> {
+  engine.rollback(0);
   const out: Float32Array[] = [];
   for (let at = 0; at < PROMPT.length; at += chunk) out.push(...(await engine.feed(PROMPT.slice(at, at + chunk), true)).map((l) => l.slice()));
   return out;
@@ -30,8 +29,8 @@ async function engineLogits(model: LoadedModel, chunk: number): Promise<Float32A
 describe('the CUDA graph: fp16 attention, KV cache and linear layers around an fp32 residual stream', () => {
   let root: string;
   let graph: DecodedModel;
-  let model: LoadedModel;
-  let twin: LoadedModel;
+  let model: Engine;
+  let twin: Engine;
   let reference: Float64Array[];
 
   before(async () => {
@@ -39,15 +38,15 @@ describe('the CUDA graph: fp16 attention, KV cache and linear layers around an f
     root = await tempDir('cuda-graph');
     await exportModel({ checkpointDir: checkpoint, outDir: join(root, 'cuda'), format: cuda, label: 'binding' });
     await exportModel({ checkpointDir: checkpoint, outDir: join(root, 'cpu'), format: cpuTwin, label: 'binding' });
-    graph = await decodeModel(join(root, 'cuda', MODEL_FILE));
-    model = await loadModel(join(root, 'cuda'), { threads: 1, ep: 'cpu' });
-    twin = await loadModel(join(root, 'cpu'), { threads: 1 });
+    graph = await decodeExport(join(root, 'cuda'));
+    model = await loadEngine(join(root, 'cuda'), { threads: 1, ep: 'cpu', ctxSize: 64 });
+    twin = await loadEngine(join(root, 'cpu'), { threads: 1, ctxSize: 64 });
     const { spec, weights } = await loadReferenceWeights(checkpoint);
     reference = referenceForward(spec.config, weights, PROMPT).logits;
   });
   after(async () => {
-    await model?.session.release();
-    await twin?.session.release();
+    await model?.close();
+    await twin?.close();
     await rm(root, { recursive: true, force: true });
   });
 

@@ -2,14 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
-import type * as ort from 'onnxruntime-node';
 import { openCheckpoint } from '../../../src/checkpoint/checkpoint.js';
 import type { ModelSpec } from '../../../src/checkpoint/config.js';
 import { normWeight } from '../../../src/checkpoint/tensor-names.js';
 import { exportModel } from '../../../src/quantize/export.js';
 import { logitError } from '../../helpers/logit-error.js';
 import { bindingCheckpoint, BINDING_CONFIG, PROMPT, tempDir } from '../../helpers/models.js';
-import { emptyPast, loadSession, promptLogits, runStep } from '../../helpers/onnx-run.js';
+import { emptyPast, loadSession, promptLogits, runStep, type ExportSessions } from '../../helpers/onnx-run.js';
 import { loadReferenceWeights } from '../../helpers/reference-weights.js';
 import { referenceForward, type ReferenceOptions, type ReferenceResult, type Weights } from '../../reference/gemma2-reference.js';
 
@@ -26,7 +25,7 @@ describe('fp32 export vs the float64 reference (window 8, caps binding, 24-token
   let checkpoint: string;
   let spec: ModelSpec;
   let weights: Weights;
-  let session: ort.InferenceSession;
+  let session: ExportSessions;
   let reference: ReferenceResult;
   let onnxLogits: Float32Array[];
 
@@ -102,7 +101,7 @@ describe('fp32 export vs the float64 reference (window 8, caps binding, 24-token
 });
 
 /** Runs the prompt in chunks, keeping each layer's cache in JS as the runtime does, fed with `padding` junk rows. */
-async function incremental(session: ort.InferenceSession, spec: ModelSpec, ids: number[], chunks: number[], padding: number): Promise<Float32Array[]> {
+async function incremental(session: ExportSessions, spec: ModelSpec, ids: number[], chunks: number[], padding: number): Promise<Float32Array[]> {
   const cache = spec.isSliding.map(() => ({ keys: [] as number[], values: [] as number[] }));
   const out: Float32Array[] = [];
   let start = 0;

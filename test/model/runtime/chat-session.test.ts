@@ -24,7 +24,7 @@ describe('chat sessions keep the cache across turns', () => {
     runtime = await openRuntime(dir, { threads: 1 });
   });
   after(async () => {
-    await runtime?.model.session.release();
+    await runtime?.engine.close();
     await rm(root, { recursive: true, force: true });
   });
 
@@ -70,7 +70,7 @@ describe('chat sessions keep the cache across turns', () => {
     const expected = withSystem.tokenizer.encode('<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n');
     assert.deepEqual(withSystem.engine.tokens.slice(0, expected.length), expected);
     assert.equal(r.promptTokens, expected.length);
-    await withSystem.model.session.release();
+    await withSystem.engine.close();
   });
 
   test('a full context drops the oldest exchanges; a prompt that cannot fit is refused', async () => {
@@ -80,6 +80,6 @@ describe('chat sessions keep the cache across turns', () => {
     assert.ok(dropped > 0, 'older turns were dropped');
     assert.ok(small.engine.tokens.length <= 48);
     await assert.rejects(small.chat.chat('word '.repeat(60), turn), (err: unknown) => err instanceof GemmaError && /context holds 48/.test(err.message));
-    await small.model.session.release();
+    await small.engine.close();
   });
 });

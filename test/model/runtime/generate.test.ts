@@ -52,7 +52,7 @@ describe('greedy generation through the KV cache equals the float64 reference', 
     expected = referenceGreedy(spec.config, weights, PROMPT, STEPS);
   });
   after(async () => {
-    await runtime?.model.session.release();
+    await runtime?.engine.close();
     await rm(root, { recursive: true, force: true });
   });
 

@@ -43,7 +43,7 @@ describe('perplexity', () => {
     runtime = await openRuntime(dir, { threads: 1, prefillChunk: 7 });
   });
   after(async () => {
-    await runtime?.model.session.release();
+    await runtime?.engine.close();
     await rm(root, { recursive: true, force: true });
   });
 

@@ -1,0 +1,80 @@
+import * as ort from 'onnxruntime-node';
+import type { ModelSpec } from '../checkpoint/config.js';
+import { hiddenStates, INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS } from '../onnx/io-names.js';
+import type { StagePlan } from '../onnx/stages.js';
+import type { Manifest } from '../quantize/manifest.js';
+import { KvCache, type KvElements, type KvType } from './kv-cache.js';
+
+/** What a stage runs on: the new tokens' ids (first stage) or the residual stream entering it, [S, hidden]. */
+export type StageInput = { start: number; keep: number } & ({ ids: number[] } | { hidden: Float32Array });
+
+/** The residual stream for the next stage, or the kept positions' logits from the last one. */
+export type StageOutput = { hidden: Float32Array } | { logits: Float32Array };
+
+/** A stage in this thread or in a worker. */
+export interface StageLike {
+  readonly plan: StagePlan;
+  run(input: StageInput): Promise<StageOutput>;
+  /** Keeps only the first `length` cached positions. */
+  truncate(length: number): void;
+  close(): Promise<void>;
+}
+
+/** The cache holds the graph's compute type: fp16 in CUDA graphs, fp32 in CPU ones. */
+export const kvTypeOf = (manifest: Manifest): KvType => (manifest.ep === 'cuda' ? 'float16' : 'float32');
+
+const int64 = (values: number[], dims: number[]): ort.Tensor => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
+
+/** fp16 tensors travel as their bit patterns in a Uint16Array. */
+const kvTensor = (type: KvType, data: KvElements, dims: number[]): ort.Tensor =>
+  type === 'float16' ? new ort.Tensor('float16', data as Uint16Array, dims) : new ort.Tensor('float32', data as Float32Array, dims);
+
+/**
+ * One stage's session and the KV cache of its layers, kept in JS in the graph's input
+ * layouts (docs/graph-contract.md).
+ */
+export class Stage implements StageLike {
+  private readonly cache: KvCache;
+  private readonly last: boolean;
+
+  /** `profiling`: the session was created with onnxruntime's profiler on, whose file is written at close. */
+  constructor(readonly plan: StagePlan, private readonly session: ort.InferenceSession, private readonly spec: ModelSpec, kvType: KvType, private readonly profiling = false) {
+    const [start, end] = plan.layers;
+    this.cache = new KvCache(end - start, spec.config.num_key_value_heads, spec.config.head_dim, kvType);
+    this.last = end === spec.config.num_hidden_layers;
+  }
+
+  private feeds(input: StageInput): Record<string, ort.Tensor> {
+    const { head_dim: hd, num_key_value_heads: kvh, hidden_size: hidden } = this.spec.config;
+    const [first] = this.plan.layers;
+    const count = 'ids' in input ? input.ids.length : input.hidden.length / hidden;
+    const feeds: Record<string, ort.Tensor> = {
+      [POSITION_IDS]: int64(Array.from({ length: count }, (_, i) => input.start + i), [1, count]),
+    };
+    if ('ids' in input) feeds[INPUT_IDS] = int64(input.ids, [1, count]);
+    else feeds[hiddenStates(first)] = new ort.Tensor('float32', input.hidden, [count, hidden]);
+    if (this.last) feeds[LOGITS_TO_KEEP] = int64([input.keep], [1]);
+    this.cache.layers.forEach((layer, i) => {
+      feeds[pastKey(first + i)] = kvTensor(this.cache.type, layer.keys, [kvh, layer.capacity, hd]);
+      feeds[pastValue(first + i)] = kvTensor(this.cache.type, layer.values, [kvh, hd, layer.capacity]);
+    });
+    return feeds;
+  }
+
+  async run(input: StageInput): Promise<StageOutput> {
+    if (input.start !== this.cache.length) throw new Error(`stage ${this.plan.file} holds ${this.cache.length} positions, asked to run at ${input.start}`);
+    const out = await this.session.run(this.feeds(input));
+    const [first, end] = this.plan.layers;
+    for (let i = first; i < end; i++) this.cache.append(i - first, out[newKey(i)]!.data as KvElements, out[newValue(i)]!.data as KvElements);
+    return this.last ? { logits: out[LOGITS]!.data as Float32Array } : { hidden: out[hiddenStates(end)]!.data as Float32Array };
+  }
+
+  truncate(length: number): void {
+    this.cache.truncate(length);
+  }
+
+  close(): Promise<void> {
+    if (this.profiling) this.session.endProfiling();
+    return this.session.release();
+  }
+}

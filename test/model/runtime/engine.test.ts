@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { exportModel } from '../../../src/quantize/export.js';
+import type { WeightFormat } from '../../../src/quantize/precision.js';
+import type { Engine } from '../../../src/runtime/engine.js';
+import { loadEngine } from '../../../src/runtime/runtime.js';
+import { openWorkerEngine } from '../../../src/runtime/worker/remote-stage.js';
+import { bindingCheckpoint, PROMPT, tempDir } from '../../helpers/models.js';
+
+const fp32: WeightFormat = { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu' };
+
+/** Every position's logits of the prompt fed in chunks (past the window of 8), copied out. */
+async function logits(engine: Engine, chunk: number): Promise<Float32Array[]> {
+  engine.rollback(0);
+  const out: Float32Array[] = [];
+  for (let at = 0; at < PROMPT.length; at += chunk) out.push(...(await engine.feed(PROMPT.slice(at, at + chunk), true)).map((l) => Float32Array.from(l)));
+  return out;
+}
+
+const maxDiff = (a: Float32Array[], b: Float32Array[]): number =>
+  Math.max(...a.map((row, p) => Math.max(...row.map((v, i) => Math.abs(v - b[p]![i]!)))));
+
+describe('the engine over its stages: one graph or two, in this thread or in workers', () => {
+  let root: string;
+  let one: Engine;
+  let two: Engine;
+  let workers: Engine;
+
+  before(async () => {
+    const checkpoint = await bindingCheckpoint();
+    root = await tempDir('engine');
+    await exportModel({ checkpointDir: checkpoint, outDir: join(root, 'one'), format: fp32, label: 'binding', stages: 1 });
+    await exportModel({ checkpointDir: checkpoint, outDir: join(root, 'two'), format: fp32, label: 'binding' });
+    one = await loadEngine(join(root, 'one'), { threads: 1 });
+    two = await loadEngine(join(root, 'two'), { threads: 1 });
+    workers = await openWorkerEngine(join(root, 'two'), { threads: 1 });
+  });
+  after(async () => {
+    await Promise.all([one, two, workers].map((e) => e?.close()));
+    await rm(root, { recursive: true, force: true });
+  });
+
+  test('two stages compute what one graph does', async () => {
+    assert.equal(two.manifest.stages.length, 2);
+    const d = maxDiff(await logits(two, 5), await logits(one, 5));
+    assert.ok(d < 1e-5, `max |Δ| ${d}`);
+  });
+
+  test('stages in worker threads give the in-thread logits exactly, also after a rollback', async () => {
+    assert.equal(maxDiff(await logits(workers, 7), await logits(two, 7)), 0);
+    workers.rollback(10);
+    two.rollback(10);
+    const [viaWorkers, here] = [await workers.feed(PROMPT.slice(10), true), await two.feed(PROMPT.slice(10), true)];
+    assert.equal(maxDiff(viaWorkers, here), 0);
+    assert.deepEqual(workers.tokens, PROMPT);
+  });
+
+  test('a context overflow is refused before any stage runs, and the cache stays usable', async () => {
+    workers.rollback(0);
+    await assert.rejects(workers.feed(Array(200).fill(5)), /200 tokens exceed the context of 128/);
+    assert.equal(workers.tokens.length, 0);
+    assert.equal(maxDiff(await logits(workers, 24), await logits(two, 24)), 0);
+  });
+});
