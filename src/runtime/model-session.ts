@@ -53,7 +53,7 @@ export async function readManifest(dir: string): Promise<Manifest> {
  */
 const optimizationLevel = (ep: ExecutionProvider): ort.InferenceSession.SessionOptions['graphOptimizationLevel'] => (ep === 'cpu' ? 'disabled' : 'all');
 
-function sessionOptions(ep: ExecutionProvider, threads: number, profilePrefix: string | undefined): ort.InferenceSession.SessionOptions {
+export function sessionOptions(ep: ExecutionProvider, threads: number, profilePrefix: string | undefined): ort.InferenceSession.SessionOptions {
   return {
     ...(profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: profilePrefix } : {}),
     // onnxruntime-node has no automatic fallback: a CUDA session either loads on CUDA or fails.
