@@ -79,7 +79,7 @@ describe('gemma run', () => {
     assert.match(r.stderr, /^gemma: error: .*graph contract gemma2-new-kv\/2, this gemma needs gemma2-new-kv\/4: convert it again with gemma quantize\n$/);
   });
 
-  test('an export with a graph missing, or graphs that do not cover the layers, is refused in one line', async () => {
+  test('an export with a graph missing, no graphs, or graphs that do not cover the layers, is refused in one line', async () => {
     const out = join(root, 'damaged-export');
     assert.equal((await gemma(['quantize', 'tiny-random', '--out', out], env)).code, 0);
     const manifestPath = join(out, 'gemma.json');
@@ -88,6 +88,10 @@ describe('gemma run', () => {
     const partial = await gemma(['run', out, '-p', 'hi'], env);
     assert.equal(partial.code, 1);
     assert.match(partial.stderr, /^gemma: error: .*the graphs in gemma\.json do not cover layers 0 to 3 in order: convert it again with gemma quantize\n$/);
+    await writeFile(manifestPath, JSON.stringify({ ...manifest, stages: [] }));
+    const none = await gemma(['run', out, '-p', 'hi'], env);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /^gemma: error: .*gemma\.json lists no graphs\n$/);
     await writeFile(manifestPath, JSON.stringify(manifest));
     await rm(join(out, manifest.stages[1]!.file));
     const missing = await gemma(['run', out, '-p', 'hi'], env);
