@@ -64,13 +64,15 @@ function main(): void {
   const { values } = parseArgs({ options: { rows: { type: 'string', default: '1024' }, blocks: { type: 'string', default: '32,64,128' } } });
   const rows = Number(values.rows);
   const blocks = values.blocks.split(',').map(Number);
-  const columns = ([4, 8] as const).flatMap((bits) => blocks.map((blockSize) => ({ bits, blockSize })));
-  process.stdout.write(`relative RMS error, symmetric, ${rows} × ${COLS} weights\n\n`);
-  process.stdout.write(`| weights | ${columns.map((c) => `int${c.bits} b${c.blockSize}`).join(' | ')} |\n|---|${columns.map(() => '---').join('|')}|\n`);
+  const columns = ([4, 8] as const).flatMap((bits) =>
+    [false, true].flatMap((asymmetric) => blocks.map((blockSize) => ({ bits, blockSize, asymmetric }))));
+  process.stdout.write(`relative RMS error, ${rows} × ${COLS} weights\n\n`);
+  const label = (c: QuantScheme): string => `int${c.bits} b${c.blockSize}${c.asymmetric ? ' asym' : ''}`;
+  process.stdout.write(`| weights | ${columns.map(label).join(' | ')} |\n|---|${columns.map(() => '---').join('|')}|\n`);
   for (const [name, source] of Object.entries(DISTRIBUTIONS)) {
     const next = source(20261127);
     const w = Float32Array.from({ length: rows * COLS }, next);
-    const cells = columns.map((c) => `${(relativeRmsError(w, rows, { bits: c.bits, blockSize: c.blockSize, asymmetric: false }) * 100).toFixed(2)} %`);
+    const cells = columns.map((c) => `${(relativeRmsError(w, rows, c) * 100).toFixed(2)} %`);
     process.stdout.write(`| ${name} | ${cells.join(' | ')} |\n`);
   }
 }

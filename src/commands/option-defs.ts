@@ -20,6 +20,11 @@ export function choice<const C extends readonly string[]>(flags: string, descrip
   return { flags, description, default: fallback, choices };
 }
 
+/** One of `choices`, or undefined when left out and decided from other options. */
+export function optionalChoice<const C extends readonly string[]>(flags: string, description: string, choices: C): OptionDef<C[number] | undefined> {
+  return { flags, description, default: undefined, choices };
+}
+
 export function integer(flags: string, description: string, fallback: number, check: (n: number) => string | undefined): OptionDef<number> {
   return {
     flags, description, default: fallback,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { exportModel, type ExportResult } from '../quantize/export.js';
-import { defaultAccuracyLevel, defaultBlockSize, variantName, type WeightFormat } from '../quantize/precision.js';
+import { defaultAccuracyLevel, defaultLayout, variantName, type WeightFormat } from '../quantize/precision.js';
 import { GemmaError } from '../util/errors.js';
 import { exportsDir, gemmaHome } from '../util/paths.js';
 import { resolveCheckpoint } from './model-source.js';
@@ -17,7 +17,11 @@ function weightFormat(o: QuantizeOptions): WeightFormat {
   if (o.ep === 'cpu' && o.precision === 'int8' && accuracyLevel !== 4) {
     throw new GemmaError('int8 weights need --accuracy-level 4 on the CPU: at other levels MatMulNBits falls back to a kernel about 100x slower');
   }
-  return { precision: o.precision, blockSize: o.blockSize ?? defaultBlockSize(o.precision), asymmetric: o.asymmetric, accuracyLevel, keepEmbeddings: o.keepEmbeddings, ep: o.ep };
+  const layout = defaultLayout(o.precision, o.ep);
+  return {
+    precision: o.precision, blockSize: o.blockSize ?? layout.blockSize, asymmetric: o.scheme === undefined ? layout.asymmetric : o.scheme === 'asymmetric',
+    accuracyLevel, keepEmbeddings: o.keepEmbeddings, ep: o.ep,
+  };
 }
 
 function summary(result: ExportResult): Record<string, unknown> {

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportModel } from '../quantize/export.js';
 import { MANIFEST_FILE } from '../quantize/manifest.js';
-import { defaultAccuracyLevel, defaultBlockSize, variantName, type ExecutionProvider, type WeightFormat } from '../quantize/precision.js';
+import { defaultAccuracyLevel, defaultLayout, variantName, type ExecutionProvider, type WeightFormat } from '../quantize/precision.js';
 import { conversionTarget, runTarget, type CudaState, type EpChoice } from '../runtime/execution-provider.js';
 import { readManifest } from '../runtime/model-session.js';
 import { GemmaError } from '../util/errors.js';
@@ -12,7 +12,7 @@ import { byteBar } from './progress.js';
 
 /** What `run`, `eval` and `bench` convert a checkpoint to when given one: the `gemma quantize` defaults for that EP. */
 export const defaultFormat = (ep: ExecutionProvider): WeightFormat =>
-  ({ precision: 'int4', blockSize: defaultBlockSize('int4'), asymmetric: false, accuracyLevel: defaultAccuracyLevel(ep), keepEmbeddings: false, ep });
+  ({ precision: 'int4', ...defaultLayout('int4', ep), accuracyLevel: defaultAccuracyLevel(ep), keepEmbeddings: false, ep });
 
 export interface ResolvedModel {
   dir: string;

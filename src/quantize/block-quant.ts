@@ -1,4 +1,4 @@
-import { roundToF16 } from '../util/float16.js';
+import { roundToF16, roundToF16Precision } from '../util/float16.js';
 
 /**
  * Block-wise weight quantization in the layout of com.microsoft MatMulNBits (and
@@ -41,8 +41,8 @@ interface BlockParams {
   zeroPoint: number;
 }
 
-/** Symmetric: the signed value of largest magnitude maps to the most negative code, as MLAS does. */
-function symmetricParams(w: Float32Array, from: number, to: number, bits: number, round: (v: number) => number): BlockParams {
+/** Symmetric start: the signed value of largest magnitude maps to the most negative code, as MLAS's quantizer does. */
+function symmetricParams(w: Float32Array, from: number, to: number, bits: number): BlockParams {
   let max = 0;
   let min = 0;
   for (let i = from; i < to; i++) {
@@ -51,11 +51,11 @@ function symmetricParams(w: Float32Array, from: number, to: number, bits: number
     else if (v < min) min = v;
   }
   const extreme = -min > max ? min : max;
-  return { scale: round(extreme / -(1 << (bits - 1))), zeroPoint: 1 << (bits - 1) };
+  return { scale: extreme / -(1 << (bits - 1)), zeroPoint: 1 << (bits - 1) };
 }
 
-/** Asymmetric: the range [min(0, min), max(0, max)] spread over every code, zero exactly representable. */
-function asymmetricParams(w: Float32Array, from: number, to: number, bits: number, round: (v: number) => number): BlockParams {
+/** Asymmetric start: the range [min(0, min), max(0, max)] spread over every code, zero exactly representable. */
+function asymmetricParams(w: Float32Array, from: number, to: number, bits: number): BlockParams {
   let lo = 0;
   let hi = 0;
   for (let i = from; i < to; i++) {
@@ -63,46 +63,96 @@ function asymmetricParams(w: Float32Array, from: number, to: number, bits: numbe
     hi = Math.max(hi, w[i]!);
   }
   const levels = (1 << bits) - 1;
-  const scale = round((hi - lo) / levels);
+  const scale = (hi - lo) / levels;
   if (scale === 0) return { scale: 0, zeroPoint: 0 };
   return { scale, zeroPoint: Math.min(levels, Math.max(0, Math.round(-lo / scale))) };
 }
 
-function encodeBlock(
-  w: Float32Array, from: number, to: number, p: BlockParams, s: QuantScheme, codes: Uint8Array, at: number,
-): void {
-  const max = (1 << s.bits) - 1;
-  const inv = p.scale === 0 ? 0 : 1 / p.scale;
-  if (!s.asymmetric && to - from === s.blockSize) {
-    encodeFullSymmetric(w, from, inv, p.zeroPoint, max, s, codes, at);
-    return;
-  }
-  for (let j = 0; j < s.blockSize; j++) {
-    const i = from + j;
-    const q = i < to ? Math.min(max, Math.max(0, Math.round(w[i]! * inv) + p.zeroPoint)) : p.zeroPoint;
-    if (s.bits === 8) codes[at + j] = q;
-    else if ((j & 1) === 0) codes[at + (j >> 1)] = q;
-    else codes[at + (j >> 1)]! |= q << 4;
-  }
+/** Codes of a block under one scale and zero point, and the sums that give the least-squares scale for those codes. */
+interface BlockFit {
+  /** Σ w·(code − zeroPoint) */
+  wc: number;
+  /** Σ (code − zeroPoint)² */
+  cc: number;
 }
 
-/**
- * The hot path of the default format. |w · inv| ≤ zeroPoint here, so w · inv + zeroPoint + 0.5
- * is positive and truncation equals Math.round(w · inv) + zeroPoint.
- */
-function encodeFullSymmetric(
-  w: Float32Array, from: number, inv: number, zeroPoint: number, max: number, s: QuantScheme, codes: Uint8Array, at: number,
-): void {
+/** The nearest code of `v` under `inv` = 1 / scale: (v · inv + zeroPoint + 0.5) truncated is Math.round(v · inv) + zeroPoint where positive. */
+function codeOf(v: number, inv: number, offset: number, max: number): number {
+  const q = (v * inv + offset) | 0;
+  return q < 0 ? 0 : q > max ? max : q;
+}
+
+/** The sums of w[from, to) rounded to codes under `inv` = 1 / scale. */
+function fitBlock(w: Float32Array, from: number, to: number, inv: number, zeroPoint: number, bits: number): BlockFit {
+  const max = (1 << bits) - 1;
   const offset = zeroPoint + 0.5;
-  if (s.bits === 8) {
-    for (let j = 0; j < s.blockSize; j++) codes[at + j] = Math.min(max, (w[from + j]! * inv + offset) | 0);
-    return;
+  let wc = 0;
+  let cc = 0;
+  for (let i = from; i < to; i++) {
+    const v = w[i]!;
+    const c = codeOf(v, inv, offset, max) - zeroPoint;
+    wc += v * c;
+    cc += c * c;
   }
-  for (let j = 0; j < s.blockSize; j += 2) {
-    const lo = Math.min(max, (w[from + j]! * inv + offset) | 0);
-    const hi = Math.min(max, (w[from + j + 1]! * inv + offset) | 0);
-    codes[at + (j >> 1)] = lo | (hi << 4);
+  return { wc, cc };
+}
+
+/** Writes the codes of w[from, to) at `at` (padding past `to` gets the zero point, which decodes to 0) and returns their sums. */
+function encodeCodes(w: Float32Array, from: number, to: number, inv: number, zeroPoint: number, s: QuantScheme, codes: Uint8Array, at: number): BlockFit {
+  const max = (1 << s.bits) - 1;
+  const offset = zeroPoint + 0.5;
+  const perByte = s.bits === 8 ? 1 : 2;
+  let wc = 0;
+  let cc = 0;
+  for (let j = 0; j < s.blockSize; j += perByte) {
+    let byte = 0;
+    for (let half = 0; half < perByte; half++) {
+      let q = zeroPoint;
+      if (from + j + half < to) {
+        const v = w[from + j + half]!;
+        q = codeOf(v, inv, offset, max);
+        wc += v * (q - zeroPoint);
+        cc += (q - zeroPoint) * (q - zeroPoint);
+      }
+      byte |= q << (half * 4);
+    }
+    codes[at + j / perByte] = byte;
   }
+  return { wc, cc };
+}
+
+/** The scale that minimizes Σ (w − (code − zeroPoint) · scale)² for fixed codes; `previous` when no code moves off the zero point. */
+const leastSquaresScale = (fit: BlockFit, previous: number): number => (fit.cc > 0 && fit.wc !== 0 ? fit.wc / fit.cc : previous);
+
+/** Σ (w − (code − zeroPoint) · scale)² less the constant Σ w²: enough to compare two scales of one block. */
+const errorBeyondNorm = (fit: BlockFit, scale: number): number => scale * scale * fit.cc - 2 * scale * fit.wc;
+
+/** Least-squares steps after the min/max scale: the second still takes off a few tenths of a percent, a third hardly anything. */
+const REFINEMENTS = 2;
+
+/**
+ * Encodes one block and returns the scale stored with its codes. The min/max scale is only a start: the least-squares
+ * scale for its codes is never worse, and rounding again to the nearest codes under that scale is never worse than
+ * keeping the codes. The result is rounded once, at the end, so that fp16 and fp32 scales differ by that rounding
+ * alone; where the rounding costs more than the refinement gained (a few int8 blocks), the min/max scale stays.
+ * This takes 3–16 % off int4's weight error (bench/block-error.ts) for two more passes over the block.
+ */
+function encodeBlock(
+  w: Float32Array, from: number, to: number, p: BlockParams, s: QuantScheme, round: (v: number) => number, codes: Uint8Array, at: number,
+): number {
+  const start = round(p.scale);
+  if (start === 0) {
+    encodeCodes(w, from, to, 0, p.zeroPoint, s, codes, at);
+    return 0;
+  }
+  const first = fitBlock(w, from, to, 1 / start, p.zeroPoint, s.bits);
+  let scale = leastSquaresScale(first, start);
+  for (let i = 1; i < REFINEMENTS; i++) scale = leastSquaresScale(fitBlock(w, from, to, 1 / scale, p.zeroPoint, s.bits), scale);
+  scale = round(scale);
+  const final = encodeCodes(w, from, to, 1 / scale, p.zeroPoint, s, codes, at);
+  if (errorBeyondNorm(final, scale) <= errorBeyondNorm(first, start)) return scale;
+  encodeCodes(w, from, to, 1 / start, p.zeroPoint, s, codes, at);
+  return start;
 }
 
 function storeZeroPoint(zp: Uint8Array, rowStart: number, block: number, value: number, bits: number): void {
@@ -120,15 +170,15 @@ export function quantizeRows(w: Float32Array, rows: number, cols: number, s: Qua
   const codes = new Uint8Array(rows * nb * blob);
   const scales = new Float32Array(rows * nb);
   const zeroPoints = s.asymmetric ? new Uint8Array(rows * zpRow) : undefined;
-  const round = s.scaleType === 'float16' ? roundToF16 : Math.fround;
+  // fp32 scales keep an fp16's precision, so that an export's weights are the same numbers on every EP.
+  const round = s.scaleType === 'float16' ? roundToF16 : roundToF16Precision;
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < nb; b++) {
       const from = r * cols + b * s.blockSize;
       const to = r * cols + Math.min(cols, (b + 1) * s.blockSize);
-      const p = s.asymmetric ? asymmetricParams(w, from, to, s.bits, round) : symmetricParams(w, from, to, s.bits, round);
-      scales[r * nb + b] = p.scale;
+      const p = s.asymmetric ? asymmetricParams(w, from, to, s.bits) : symmetricParams(w, from, to, s.bits);
+      scales[r * nb + b] = encodeBlock(w, from, to, p, s, round, codes, (r * nb + b) * blob);
       if (zeroPoints !== undefined) storeZeroPoint(zeroPoints, r * zpRow, b, p.zeroPoint, s.bits);
-      encodeBlock(w, from, to, p, s, codes, (r * nb + b) * blob);
     }
   }
   return { rows, cols, blocksPerRow: nb, codes, scales, ...(zeroPoints !== undefined ? { zeroPoints } : {}) };

@@ -36,6 +36,18 @@ export function f32ToBf16(value: number): number {
   return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
+/**
+ * The nearest fp32 with an fp16's 11 significant bits (round-to-nearest-even) but fp32's exponent range: equal to
+ * roundToF16 wherever fp16 is normal, without its underflow and overflow.
+ */
+export function roundToF16Precision(value: number): number {
+  f32[0] = value;
+  const bits = u32[0]!;
+  if ((bits & 0x7f800000) === 0x7f800000) return value;
+  u32[0] = ((bits + 0xfff + ((bits >>> 13) & 1)) & ~0x1fff) >>> 0;
+  return f32[0]!;
+}
+
 /** The nearest IEEE half value (round-to-nearest-even), as a number. */
 export const roundToF16 = (value: number): number => halfToFloat(f32ToF16(value));
 

@@ -26,13 +26,13 @@ describe('gemma quantize', () => {
     const r = await gemma(['quantize', 'tiny-random'], env);
     assert.equal(r.code, 0, r.stderr);
     const out = r.stdout.trim();
-    assert.equal(out, join(root, 'home', 'models', 'tiny-random', 'int4-b32'));
+    assert.equal(out, join(root, 'home', 'models', 'tiny-random', 'int4-b64-asym'));
     for (const file of ['model-1-of-2.onnx', 'model-2-of-2.onnx', 'model.onnx.data', 'gemma.json', 'tokenizer.json', 'tokenizer_config.json', TABLES_FILE, 'generation_config.json']) {
       assert.ok(await exists(join(out, file)), file);
     }
     const manifest = JSON.parse(await readFile(join(out, MANIFEST_FILE), 'utf8')) as Manifest;
     assert.match(manifest.source.label, /RANDOM WEIGHTS/);
-    assert.deepEqual(manifest.weights, { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' });
+    assert.deepEqual(manifest.weights, { precision: 'int4', blockSize: 64, asymmetric: true, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' });
     assert.equal(manifest.ep, 'cpu');
     assert.deepEqual(manifest.stages, [{ file: 'model-1-of-2.onnx', layers: [0, 2] }, { file: 'model-2-of-2.onnx', layers: [2, 4] }]);
     assert.ok(manifest.files.tokenizer.includes(TABLES_FILE));

@@ -28,7 +28,7 @@ describe('gemma run <repo id>: pull, convert and answer in one go, through the f
     assert.equal(answer.ids.length, 5);
     const downloads = hub.requests.filter((l) => l.server === 'cdn').length;
     assert.ok(downloads > 0, 'weights came from the CDN');
-    assert.ok(await stat(join(home.env.GEMMA_HOME!, 'models', 'google--gemma-2-2b-it', 'int4-b32', 'gemma.json')), 'converted into the exports cache');
+    assert.ok(await stat(join(home.env.GEMMA_HOME!, 'models', 'google--gemma-2-2b-it', 'int4-b64-asym', 'gemma.json')), 'converted into the exports cache');
 
     const second = await gemma(args, { ...home.env, HF_HUB_OFFLINE: '1' });
     assert.equal(second.code, 0, second.stderr);
@@ -37,7 +37,7 @@ describe('gemma run <repo id>: pull, convert and answer in one go, through the f
 
     const list = await gemma(['list', '--json'], home.env);
     assert.equal(list.code, 0, list.stderr);
-    assert.match(list.stdout, /int4-b32/);
+    assert.match(list.stdout, /int4-b64-asym/);
     assert.ok(list.stdout.includes(REPO));
   });
 });

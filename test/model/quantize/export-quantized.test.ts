@@ -24,6 +24,7 @@ const VARIANTS: { format: WeightFormat; maxAbs: number; meanAbs: number }[] = [
   { format: base, maxAbs: 4.5, meanAbs: 0.75 },
   { format: { ...base, asymmetric: true }, maxAbs: 5, meanAbs: 0.75 },
   { format: { ...base, blockSize: 64 }, maxAbs: 4.5, meanAbs: 0.75 },
+  { format: { ...base, blockSize: 64, asymmetric: true }, maxAbs: 4.5, meanAbs: 0.75 },
   { format: { ...base, blockSize: 128 }, maxAbs: 4.5, meanAbs: 0.8 },
   { format: { ...base, keepEmbeddings: true }, maxAbs: 3, meanAbs: 0.5 },
 ];

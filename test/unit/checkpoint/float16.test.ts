@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../../src/util/float16.js';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, roundToF16, roundToF16Precision } from '../../../src/util/float16.js';
+import { rng } from '../../../src/util/random.js';
 
 const hex = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
 
@@ -187,4 +188,18 @@ test('bf16ToF32 honours a dst offset and leaves the rest alone', () => {
   const backing = new Float32Array(4).fill(9);
   bf16ToF32(Uint16Array.of(0x3f80, 0x4000), new Float32Array(backing.buffer, 4, 2));
   assert.deepEqual([...backing], [9, 1, 2, 9]);
+});
+
+test('fp16 precision in fp32: equal to roundToF16 over fp16\'s normal range, beyond it keeps the exponent', () => {
+  const next = rng(11);
+  for (let i = 0; i < 20000; i++) {
+    const v = (next() - 0.5) * 2 ** (Math.floor(next() * 28) - 13);
+    if (Math.abs(v) >= 2 ** -14 && Math.abs(v) <= 65504) assert.equal(roundToF16Precision(v), roundToF16(v), `${v}`);
+  }
+  assert.equal(roundToF16Precision(1 + 2 ** -11), 1, 'a tie rounds to the even significand');
+  assert.equal(roundToF16Precision(1 + 3 * 2 ** -11), 1 + 2 ** -9, 'a tie rounds up to the even significand');
+  assert.equal(roundToF16Precision(2 ** -30 * (1 + 2 ** -12)), 2 ** -30, 'below fp16\'s range: 11 significant bits, no underflow');
+  assert.equal(roundToF16Precision(2 ** -30 * 1.5), 2 ** -30 * 1.5);
+  assert.equal(roundToF16Precision(1e6), 1e6 - (1e6 % 512), 'above fp16\'s range: 11 significant bits, no overflow');
+  assert.equal(roundToF16Precision(-Infinity), -Infinity);
 });
