@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateRandomCheckpoint } from '../src/checkpoint/random-checkpoint.js';
 import { exportModel } from '../src/quantize/export.js';
-import type { WeightFormat } from '../src/quantize/precision.js';
+import { defaultLayout, variantName, type WeightFormat } from '../src/quantize/precision.js';
 import { loadEngine } from '../src/runtime/runtime.js';
 import { argmax } from '../src/runtime/sampler.js';
 import { PACKAGE_ROOT } from '../src/util/package-root.js';
@@ -31,9 +31,12 @@ interface Run {
   greedy: number[];
 }
 
-const format = (precision: WeightFormat['precision']): WeightFormat => ({
-  precision, blockSize: 32, asymmetric: false, accuracyLevel: precision === 'fp32' ? 0 : 4, keepEmbeddings: false, ep: 'cpu',
-});
+/** The fp32 reference, then `gemma quantize`'s int8 and int4 defaults, and int4 in Q4_0's own layout (symmetric blocks of 32). */
+const FORMATS: WeightFormat[] = [
+  { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu' },
+  ...(['int8', 'int4'] as const).map((precision): WeightFormat => ({ precision, ...defaultLayout(precision, 'cpu'), accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' })),
+  { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' },
+];
 
 async function runOnnx(dir: string): Promise<Run> {
   const engine = await loadEngine(dir, { threads: 1, ep: 'cpu', ctxSize: CONFIG.max_position_embeddings, prefillChunk: 512 });
@@ -81,10 +84,10 @@ async function main(): Promise<void> {
   await generateRandomCheckpoint(checkpoint, { ...BINDING_OPTIONS, config: CONFIG });
   const llama = await loadPeer(resolve(values['peer-dir']));
   const runs: Array<[string, Run]> = [];
-  for (const precision of ['fp32', 'int8', 'int4'] as const) {
-    const out = join(root, `onnx-${precision}`);
-    await exportModel({ checkpointDir: checkpoint, outDir: out, format: format(precision), label: 'peer-logits (random weights)' });
-    runs.push([`ONNX ${precision} (onnxruntime)`, await runOnnx(out)]);
+  for (const format of FORMATS) {
+    const out = join(root, `onnx-${variantName(format)}`);
+    await exportModel({ checkpointDir: checkpoint, outDir: out, format, label: 'peer-logits (random weights)' });
+    runs.push([`ONNX ${variantName(format)} (onnxruntime)`, await runOnnx(out)]);
   }
   // The benchmark runs with flash attention on (llama-bench's default on CPU), so check both attention paths.
   for (const [type, fa] of [['f32', false], ['f32', true], ['q8_0', true], ['q4_0', true]] as Array<[FileType, boolean]>) {

@@ -4,6 +4,7 @@
  * Usage: node dist/bench/quant-quality.js [text-file] [--window N]
  */
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { BINDING_CONFIG, BINDING_OPTIONS } from '../test/helpers/models.js';
 
 const base: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' };
 const FORMATS: WeightFormat[] = [
-  { ...base, precision: 'fp32' }, { ...base, precision: 'int8' }, { ...base, precision: 'int8', blockSize: 128 }, base, { ...base, blockSize: 64 }, { ...base, blockSize: 128 }, { ...base, keepEmbeddings: true },
+  { ...base, precision: 'fp32' }, { ...base, precision: 'int8' }, { ...base, precision: 'int8', blockSize: 128 }, base, { ...base, blockSize: 64 }, { ...base, blockSize: 64, asymmetric: true }, { ...base, blockSize: 128 }, { ...base, keepEmbeddings: true },
 ];
 
 /** The fp32 export's next-token distributions, kept to compare every other variant with. */
@@ -99,10 +100,9 @@ async function model(name: string, config: Gemma2Config, options: Omit<RandomChe
   }
 }
 
-const args = process.argv.slice(2);
-const windowAt = args.indexOf('--window');
-const window = windowAt >= 0 ? Number(args[windowAt + 1]) : 128;
-const textFile = args.find((a, i) => !a.startsWith('--') && i !== windowAt + 1) ?? new URL('../../README.md', import.meta.url).pathname;
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { window: { type: 'string', default: '128' } } });
+const window = Number(values.window);
+const textFile = positionals[0] ?? new URL('../../README.md', import.meta.url).pathname;
 const text = readFileSync(textFile, 'utf8');
 const root = await mkdtemp(join(tmpdir(), 'gemma-quality-'));
 try {

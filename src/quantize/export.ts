@@ -11,6 +11,7 @@ import { describeFsError, GemmaError } from '../util/errors.js';
 import { VERSION } from '../util/package-root.js';
 import { DATA_FILE, GRAPH_CONTRACT, MANIFEST_FILE, type Manifest } from './manifest.js';
 import { variantName, type WeightFormat } from './precision.js';
+import { QuantizePool } from './quantize-pool.js';
 import { WeightWriter, type WeightProgress } from './weight-writer.js';
 
 export interface ExportRequest {
@@ -100,14 +101,16 @@ async function writeGraphs(checkpoint: Checkpoint, tmp: string, req: ExportReque
     if (req.signal?.aborted) throw new GemmaError('interrupted');
     req.onProgress?.(p);
   };
+  const pool = new QuantizePool();
   try {
     let weights: WeightWriter | undefined;
     for (const [i, stage] of stages.entries()) {
       const g = graphs[i]!;
-      weights = weights?.forGraph(g) ?? new WeightWriter(checkpoint, data, g, progress);
+      weights = weights?.forGraph(g) ?? new WeightWriter(checkpoint, data, g, progress, pool);
       await buildGemma2Stage({ g, spec: checkpoint.spec, weights, format: req.format }, stage);
     }
   } finally {
+    await pool.close();
     await data.close();
   }
   let modelBytes = 0;

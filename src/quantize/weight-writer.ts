@@ -4,7 +4,8 @@ import type { ExternalRef, GraphBuilder } from '../onnx/graph-builder.js';
 import type { DType } from '../onnx/proto.js';
 import { GemmaError } from '../util/errors.js';
 import { f32ToF16 } from '../util/float16.js';
-import { quantizeRows, zeroPointBytesPerRow, blocksPerRow, bytesPerBlock, type QuantScheme, type FloatType } from './block-quant.js';
+import { zeroPointBytesPerRow, blocksPerRow, bytesPerBlock, type QuantScheme, type FloatType } from './block-quant.js';
+import type { QuantizePool } from './quantize-pool.js';
 
 /** A linear layer's weights as stored in the graph, HF orientation [N, K] (y = x · Wᵀ). */
 export type LinearWeights =
@@ -58,12 +59,13 @@ export class WeightWriter {
     private readonly data: ExternalDataWriter,
     private readonly graph: GraphBuilder,
     private readonly onProgress: (p: WeightProgress) => void,
+    private readonly pool: QuantizePool,
     private readonly stored = new Map<string, Stored>(),
   ) {}
 
   /** A writer for another graph of the same export, sharing the data file and what is already in it. */
   forGraph(graph: GraphBuilder): WeightWriter {
-    return new WeightWriter(this.checkpoint, this.data, graph, this.onProgress, this.stored);
+    return new WeightWriter(this.checkpoint, this.data, graph, this.onProgress, this.pool, this.stored);
   }
 
   /** `write`'s result for `key`, writing its bytes only the first time in the export and declaring them once per graph. */
@@ -131,7 +133,7 @@ export class WeightWriter {
     this.data.begin();
     for (const source of sources) {
       for await (const { values, rows } of this.chunks(source)) {
-        const q = quantizeRows(values, rows, k, scheme);
+        const q = await this.pool.quantize(values, rows, k, scheme);
         await this.data.write(q.codes);
         scales.set(q.scales, row * nb);
         if (zeroPoints !== undefined) zeroPoints.set(q.zeroPoints!, row * zpRow);
