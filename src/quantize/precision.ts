@@ -58,7 +58,7 @@ export function quantScheme(format: WeightFormat): QuantScheme | undefined {
   return { bits: format.precision === 'int4' ? 4 : 8, blockSize: format.blockSize, asymmetric: format.asymmetric, scaleType: computeType(format) };
 }
 
-/** A short name for an export variant, used for default output folders: int4-b32, int8-b64-asym, int4-b32-cuda, fp32. */
+/** A short name for an export variant, used for default output folders: int4-b64-asym, int8-b128, int4-b32-cuda, fp32. */
 export function variantName(format: WeightFormat): string {
   const parts: string[] = [format.precision];
   if (format.precision !== 'fp32') {

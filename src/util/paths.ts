@@ -10,5 +10,5 @@ export function gemmaHome(env: NodeJS.ProcessEnv = process.env): string {
 /** Folder name of a model's exports: a Hub repo id `org/name` becomes `org--name`, as in the HF cache. */
 export const modelName = (repoOrFolder: string): string => repoOrFolder.replace(/\//g, '--');
 
-/** $GEMMA_HOME/models/<name>: one subfolder per export variant (int4-b32, fp32, ...). */
+/** $GEMMA_HOME/models/<name>: one subfolder per export variant (int4-b64-asym, fp32, ...). */
 export const exportsDir = (home: string, name: string): string => join(home, 'models', modelName(name));
