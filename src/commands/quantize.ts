@@ -12,7 +12,16 @@ import { QUANTIZE_OPTIONS } from './quantize-options.js';
 
 type QuantizeOptions = OptionValues<typeof QUANTIZE_OPTIONS>;
 
+/** Options that only mean something for quantized weights. */
+const QUANTIZATION_OPTIONS = ['blockSize', 'scheme', 'accuracyLevel', 'keepEmbeddings'] as const;
+
+const longFlag = (key: keyof typeof QUANTIZE_OPTIONS): string => QUANTIZE_OPTIONS[key].flags.split(/[ ,]+/).find((f) => f.startsWith('--'))!;
+
 function weightFormat(o: QuantizeOptions): WeightFormat {
+  if (o.precision === 'fp32') {
+    const given = QUANTIZATION_OPTIONS.filter((key) => o[key] !== undefined && o[key] !== false).map(longFlag);
+    if (given.length > 0) throw new GemmaError(`${given.join(', ')} ${given.length === 1 ? 'applies' : 'apply'} to int4 and int8: --precision fp32 keeps every weight in fp32`);
+  }
   const accuracyLevel = o.accuracyLevel ?? defaultAccuracyLevel(o.ep);
   if (o.ep === 'cpu' && o.precision === 'int8' && accuracyLevel !== 4) {
     throw new GemmaError('int8 weights need --accuracy-level 4 on the CPU: at other levels MatMulNBits falls back to a kernel about 100x slower');

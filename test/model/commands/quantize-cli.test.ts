@@ -48,6 +48,19 @@ describe('gemma quantize', () => {
     assert.equal(manifest.weights.blockSize, 128);
   });
 
+  test('quantization options with --precision fp32 are refused in one line', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--scheme', 'asymmetric'], /^gemma: error: --scheme applies to int4 and int8: --precision fp32 keeps every weight in fp32\n$/],
+      [['--block-size', '64', '--keep-embeddings'], /^gemma: error: --block-size, --keep-embeddings apply to int4 and int8: .*\n$/],
+    ];
+    for (const [extra, message] of cases) {
+      const r = await gemma(['quantize', 'tiny-random', '--precision', 'fp32', '--out', join(root, 'fp32-refused'), ...extra], env);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, message);
+      assert.equal(await exists(join(root, 'fp32-refused')), false);
+    }
+  });
+
   test('--ep cuda: an int4-b32-cuda export recorded as such; fp32 and --keep-embeddings are refused for CUDA', async () => {
     const r = await gemma(['quantize', 'tiny-random', '--ep', 'cuda'], env);
     assert.equal(r.code, 0, r.stderr);
