@@ -16,7 +16,7 @@ export interface QuantScheme {
   bits: 4 | 8;
   blockSize: number;
   asymmetric: boolean;
-  /** Default float32. With float16 the codes are computed against the rounded scale the kernel will use. */
+  /** Default float32, holding an fp16's precision. Codes are computed against the rounded scale the kernel will use. */
   scaleType?: FloatType;
 }
 
@@ -68,7 +68,7 @@ function asymmetricParams(w: Float32Array, from: number, to: number, bits: numbe
   return { scale, zeroPoint: Math.min(levels, Math.max(0, Math.round(-lo / scale))) };
 }
 
-/** Codes of a block under one scale and zero point, and the sums that give the least-squares scale for those codes. */
+/** Sums over a block's codes under one scale and zero point: they give the least-squares scale for those codes, and the block's error. */
 interface BlockFit {
   /** Σ w·(code − zeroPoint) */
   wc: number;
