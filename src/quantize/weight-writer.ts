@@ -38,6 +38,14 @@ function checkFinite(values: Float32Array, tensor: string, firstRow: number, col
   }
 }
 
+/** fp16 scales (the CUDA graph's) overflow where a block's weights reach about 65504 steps; the graph would compute NaN. */
+function checkScales(scales: Float32Array, tensor: string, firstRow: number, blocksPerRow: number, scheme: QuantScheme): void {
+  const bad = scales.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new GemmaError(`tensor '${tensor}' has weights too large for ${scheme.scaleType ?? 'float32'} quantization scales in row ${firstRow + Math.floor(bad / blocksPerRow)}`);
+  }
+}
+
 /** Declares an initializer stored in the data file; returns its name. */
 type Declare = (name: string, dtype: DType, dims: number[], ref: ExternalRef) => string;
 
@@ -86,7 +94,7 @@ export class WeightWriter {
     return result;
   }
 
-  private async *chunks(source: string): AsyncGenerator<{ values: Float32Array; rows: number }> {
+  private async *chunks(source: string): AsyncGenerator<{ values: Float32Array; start: number; rows: number }> {
     const [rows, ...rest] = this.checkpoint.shape(source);
     const cols = rest.reduce((a, b) => a * b, 1);
     const step = Math.max(1, Math.floor(CHUNK_ELEMENTS / cols));
@@ -95,7 +103,7 @@ export class WeightWriter {
       const values = await this.checkpoint.rows(source, start, count);
       checkFinite(values, source, start, cols);
       this.onProgress({ tensor: source, bytes: (this.checkpoint.tensorBytes(source) * count) / rows! });
-      yield { values, rows: count };
+      yield { values, start, rows: count };
     }
   }
 
@@ -132,8 +140,9 @@ export class WeightWriter {
     let row = 0;
     this.data.begin();
     for (const source of sources) {
-      for await (const { values, rows } of this.chunks(source)) {
+      for await (const { values, start, rows } of this.chunks(source)) {
         const q = await this.pool.quantize(values, rows, k, scheme);
+        checkScales(q.scales, source, start, nb, scheme);
         await this.data.write(q.codes);
         scales.set(q.scales, row * nb);
         if (zeroPoints !== undefined) zeroPoints.set(q.zeroPoints!, row * zpRow);

@@ -187,6 +187,25 @@ describe('gemma quantize on bad input: one line, exit 1, no output folder', () =
     });
   }
 
+  test('weights too large for a CUDA export\'s fp16 scales: one line for CUDA, while the CPU export takes them', async () => {
+    const dir = await damaged('huge-weight', async (d) => {
+      const file = await openSafetensors(shard(d));
+      await file.handle.close();
+      const entry = [...file.tensors.values()].find((t) => t.shape.length === 2)!;
+      const huge = Buffer.alloc(2);
+      huge.writeUInt16LE(0x4b00); // bf16 8388608: 2^23, far past what 65504 fp16 steps reach
+      const handle = await open(shard(d), 'r+');
+      await handle.write(huge, 0, 2, entry.offset + 2 * entry.shape[1]! * 5);
+      await handle.close();
+    });
+    const cuda = await gemma(['quantize', dir, '--ep', 'cuda', '--out', join(root, 'huge-cuda')]);
+    assert.equal(cuda.code, 1);
+    assert.match(cuda.stderr, /^gemma: error: tensor '[^']+' has weights too large for float16 quantization scales in row 5\n$/);
+    assert.ok(!(await exists(join(root, 'huge-cuda'))));
+    const cpu = await gemma(['quantize', dir, '--out', join(root, 'huge-cpu')]);
+    assert.equal(cpu.code, 0, cpu.stderr);
+  });
+
   test('an output path that cannot be created', async () => {
     await writeFile(join(root, 'a-file'), 'x');
     const r = await gemma(['quantize', good, '--out', join(root, 'a-file', 'model')]);
