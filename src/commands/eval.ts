@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { perplexity } from '../runtime/perplexity.js';
+import { perplexity, SCORING_CHUNK } from '../runtime/perplexity.js';
 import { openRuntime } from '../runtime/runtime.js';
 import { GemmaError } from '../util/errors.js';
 import { commandWithArgument, flag, text, type OptionValues } from './option-defs.js';
@@ -25,7 +25,8 @@ async function evaluate(model: string, o: EvalOptions): Promise<void> {
   const show = interactive(o.json);
   const { dir, ep } = await resolveModel(model, show, o.ep, () => cudaReadiness());
   const wait = spinner(show, `Loading ${model}`);
-  const runtime = await openRuntime(dir, { threads: o.threads, ep, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}) }).finally(() => wait.stop());
+  const options = { threads: o.threads, ep, prefillChunk: SCORING_CHUNK, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}) };
+  const runtime = await openRuntime(dir, options).finally(() => wait.stop());
   try {
     const ids = [runtime.tokenizer.bosId, ...runtime.tokenizer.encode(content)];
     if (ids.length < 2) throw new GemmaError(`${o.file} has no text to score`);
