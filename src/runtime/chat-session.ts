@@ -31,13 +31,33 @@ function delta(after: EngineCounters, before: EngineCounters): EngineCounters {
   };
 }
 
+/** The chat so far, and the same chat without its exchanges: the least a new message needs. */
+interface Chats {
+  conversation: Conversation;
+  empty: Conversation;
+}
+
+/**
+ * A prompt must leave the answer room in the cache: at most `ctxSize - 1` tokens, so that
+ * an answer has at least two tokens (docs/runtime.md, "Context policy").
+ */
+function leavesRoom(prompt: readonly number[], ctxSize: number): boolean {
+  return prompt.length < ctxSize;
+}
+
+function refuseUnlessRoom(prompt: readonly number[], ctxSize: number): void {
+  if (!leavesRoom(prompt, ctxSize)) {
+    throw new GemmaError(`the prompt is ${prompt.length} tokens and the context holds ${ctxSize} (--ctx-size): shorten it or raise --ctx-size`);
+  }
+}
+
 /**
  * Chat and completion over one engine. The cache is reused across turns: each request
  * runs only the tokens that differ from what is already cached. When a conversation
  * outgrows the context, its oldest exchanges are dropped and the cache rebuilt.
  */
 export class ChatSession {
-  private readonly conversation: Conversation | undefined;
+  private readonly chats: Chats | undefined;
 
   constructor(
     private readonly engine: EngineLike,
@@ -46,22 +66,30 @@ export class ChatSession {
     system: string | undefined,
   ) {
     const source = tokenizer.chatTemplate;
-    this.conversation = source === undefined ? undefined : new Conversation(tokenizer, new ChatTemplate(source, tokenizer.bosToken), system);
+    if (source === undefined) return;
+    const template = new ChatTemplate(source, tokenizer.bosToken);
+    this.chats = { conversation: new Conversation(tokenizer, template, system), empty: new Conversation(tokenizer, template, system) };
   }
 
   get hasTemplate(): boolean {
-    return this.conversation !== undefined;
+    return this.chats !== undefined;
   }
 
   reset(): void {
-    this.conversation?.reset();
+    this.chats?.conversation.reset();
     this.engine.rollback(0);
   }
 
-  private fitConversation(conversation: Conversation, user: string): { tokens: number[]; dropped: number } {
+  /**
+   * Drops the oldest exchanges until the conversation with `user` fits, but only once
+   * `user` is known to fit on its own: a message that can never fit leaves the chat as it was.
+   */
+  private fitConversation({ conversation, empty }: Chats, user: string): { tokens: number[]; dropped: number } {
+    const ctx = this.engine.options.ctxSize;
     let tokens = conversation.tokensWith(user);
+    if (!leavesRoom(tokens, ctx)) refuseUnlessRoom(empty.tokensWith(user), ctx);
     let dropped = 0;
-    while (tokens.length >= this.engine.options.ctxSize && conversation.dropOldest()) {
+    while (!leavesRoom(tokens, ctx) && conversation.dropOldest()) {
       dropped++;
       tokens = conversation.tokensWith(user);
     }
@@ -69,24 +97,21 @@ export class ChatSession {
   }
 
   async chat(user: string, options: TurnOptions): Promise<TurnResult> {
-    if (this.conversation === undefined) throw new GemmaError('this model has no chat template: use --raw for plain completion');
-    const { tokens, dropped } = this.fitConversation(this.conversation, user);
+    if (this.chats === undefined) throw new GemmaError('this model has no chat template: use --raw for plain completion');
+    const { tokens, dropped } = this.fitConversation(this.chats, user);
     const result = await this.run(tokens, options, dropped);
-    this.conversation.record(user, { ids: result.ids, text: result.text });
+    this.chats.conversation.record(user, { ids: result.ids, text: result.text });
     return result;
   }
 
   /** Plain completion of `text` after BOS, from an empty cache, outside any conversation. */
   async complete(text: string, options: TurnOptions): Promise<TurnResult> {
-    this.conversation?.reset();
+    this.chats?.conversation.reset();
     return this.run([this.tokenizer.bosId, ...this.tokenizer.encode(text)], options, 0);
   }
 
   private async run(tokens: number[], options: TurnOptions, droppedTurns: number): Promise<TurnResult> {
-    const ctx = this.engine.options.ctxSize;
-    if (tokens.length >= ctx) {
-      throw new GemmaError(`the prompt is ${tokens.length} tokens and the context holds ${ctx} (--ctx-size): shorten it or raise --ctx-size`);
-    }
+    refuseUnlessRoom(tokens, this.engine.options.ctxSize);
     // At least the last prompt token is run, to get the logits that start generation.
     const reused = Math.min(commonPrefix(this.engine.tokens, tokens), tokens.length - 1);
     this.engine.rollback(reused);

@@ -57,6 +57,20 @@ describe('the engine over its stages: one graph or two, in this thread or in wor
     assert.deepEqual(workers.tokens, PROMPT);
   });
 
+  test('a rollback keeps exactly the prefix: other tokens fed after it give the logits of a fresh run on the new sequence', async () => {
+    const other = [...PROMPT.slice(0, 10), ...PROMPT.slice(10).reverse()];
+    two.rollback(0);
+    await two.feed(PROMPT);
+    two.rollback(10);
+    const continued = (await two.feed(other.slice(10), true)).map((l) => Float32Array.from(l));
+    assert.deepEqual(two.tokens, other);
+    two.rollback(0);
+    const fresh = (await two.feed(other, true)).slice(10);
+    const range = Math.max(...fresh.map((row) => Math.max(...row) - Math.min(...row)));
+    const d = maxDiff(continued, fresh) / range;
+    assert.ok(d < 1e-5, `max |Δ| ${d} of the logits' range`);
+  });
+
   test('a context overflow is refused before any stage runs, and the cache stays usable', async () => {
     workers.rollback(0);
     await assert.rejects(workers.feed(Array(200).fill(5)), /200 tokens exceed the context of 128/);

@@ -39,13 +39,14 @@ function referenceGreedy(config: Gemma2Config, weights: Weights, prompt: number[
 
 describe('greedy generation through the KV cache equals the float64 reference', () => {
   let root: string;
+  let dir: string;
   let runtime: Runtime;
   let expected: { ids: number[]; minMargin: number };
 
   before(async () => {
     const checkpoint = await bindingCheckpoint();
     root = await tempDir('generate');
-    const dir = join(root, 'fp32');
+    dir = join(root, 'fp32');
     await exportModel({ checkpointDir: checkpoint, outDir: dir, label: 'binding', format: { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu' } });
     runtime = await openRuntime(dir, { threads: 1, prefillChunk: 5 });
     const { spec, weights } = await loadReferenceWeights(checkpoint);
@@ -89,5 +90,17 @@ describe('greedy generation through the KV cache equals the float64 reference', 
     const result = await generate(engine, logits, tokenizer.decode, { sampling: greedy, seed: 1, maxTokens: -1, stopIds: new Set([stop]) });
     assert.deepEqual(result.ids, expected.ids.slice(0, expected.ids.indexOf(stop)));
     assert.equal(result.stopReason, 'eos');
+  });
+
+  test('an answer fills the context exactly: a prompt of P tokens in a context of C gets C - P + 1 tokens, all but the last fed', async () => {
+    for (const ctxSize of [PROMPT.length + 1, PROMPT.length + 5]) {
+      const small = await openRuntime(dir, { threads: 1, ctxSize });
+      const logits = (await small.engine.feed(PROMPT))[0]!;
+      const result = await generate(small.engine, logits, small.tokenizer.decode, { sampling: greedy, seed: 1, maxTokens: -1, stopIds: new Set(), ignoreEos: true });
+      await small.engine.close();
+      assert.deepEqual(result.ids, expected.ids.slice(0, ctxSize - PROMPT.length + 1));
+      assert.equal(result.stopReason, 'context');
+      assert.equal(small.engine.tokens.length, ctxSize);
+    }
   });
 });
