@@ -11,10 +11,20 @@ import { finished, gemma, GEMMA_BIN } from '../../helpers/cli.js';
 import { slowChatCheckpoint, tempDir } from '../../helpers/models.js';
 import { Terminal } from '../../helpers/pty.js';
 
-/** The chat prompt for "Hi" under tiny-random's tokenizer. */
-async function hiPromptTokens(): Promise<number> {
+/** The chat prompt for `message` under tiny-random's tokenizer. */
+async function promptTokens(message: string): Promise<number> {
   const tokenizer = await loadTokenizer(TINY_TOKENIZER_DIR);
-  return tokenizer.encode('<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n').length;
+  return tokenizer.encode(`<bos><start_of_turn>user\n${message}<end_of_turn>\n<start_of_turn>model\n`).length;
+}
+
+const hiPromptTokens = (): Promise<number> => promptTokens('Hi');
+
+/** Sends /stats and reads its prompt and generated token counts. */
+async function stats(term: Terminal, from: number): Promise<{ prompt: number; run: number; generated: number; at: number }> {
+  term.type('/stats\r');
+  const at = await term.waitFor(/prompt \d+ tokens \(\d+ run.*generated \d+ tokens/, from);
+  const [, prompt, run, generated] = /prompt (\d+) tokens \((\d+) run.*generated (\d+) tokens/.exec(term.output.slice(from, at))!.map(Number);
+  return { prompt: prompt!, run: run!, generated: generated!, at };
 }
 
 describe('gemma run', () => {
@@ -160,6 +170,60 @@ describe('gemma run, interactive on a terminal', () => {
       await term.waitFor(/Ctrl-C again or Ctrl-D to exit/, at);
       term.type('\x03');
       assert.equal(await term.exited, 0);
+    } finally {
+      term.kill();
+    }
+  });
+
+  test('a message too long for the context is refused in one line; the prompt returns and the conversation goes on', async () => {
+    const term = new Terminal(`${process.execPath} ${GEMMA_BIN} run tiny-random -c 64 -n 8 --temp 0`, { GEMMA_HOME: join(root, 'home') });
+    try {
+      let at = await term.waitFor(/context 64 tokens.*\n> /s);
+      term.type('Hi\r');
+      at = await term.waitFor(/\n> /, at);
+      const first = await stats(term, at);
+      term.type(`${'word '.repeat(100)}\r`);
+      at = await term.waitFor(/gemma: error: the prompt is \d+ tokens and the context holds 64 \(--ctx-size\)[^\n]*\n> /, first.at);
+      term.type('Again\r');
+      at = await term.waitFor(/\n> /, at);
+      const second = await stats(term, at);
+      assert.ok(second.prompt > first.prompt + first.generated, `turn two's prompt (${second.prompt} tokens) holds turn one (${first.prompt} + ${first.generated})`);
+      const glue = second.prompt - first.prompt - first.generated;
+      assert.ok(second.run <= glue + 1, `turn one stayed in the cache: ${second.run} tokens run for ${glue} new ones and turn one's last`);
+      term.type('/exit\r');
+      assert.equal(await term.exited, 0);
+      assert.doesNotMatch(term.output, /internal error/);
+    } finally {
+      term.kill();
+    }
+  });
+
+  test('a """ block and a bracketed paste are one message each, newlines kept; Ctrl-C drops an open one; paste mode is on while the chat runs', async () => {
+    const term = new Terminal(`${process.execPath} ${GEMMA_BIN} run tiny-random -n 2 --temp 0`, { GEMMA_HOME: join(root, 'home') });
+    try {
+      let at = await term.waitFor(/\n> /);
+      assert.ok(term.output.includes('\x1b[?2004h'), 'bracketed paste enabled');
+      term.type('"""\r');
+      at = await term.waitFor(/\.\.\. /, at);
+      term.type('line one\r');
+      at = await term.waitFor(/\.\.\. /, at);
+      term.type('line two"""\r');
+      at = await term.waitFor(/\n> /, at);
+      const block = await stats(term, at);
+      assert.equal(block.prompt, await promptTokens('line one\nline two'));
+      term.type('/reset\r');
+      at = await term.waitFor(/\(new conversation\)[\s\S]*> /, block.at);
+      term.type('\x1b[200~first line\nsecond line\x1b[201~\r');
+      at = await term.waitFor(/\n> /, at);
+      const paste = await stats(term, at);
+      assert.equal(paste.prompt, await promptTokens('first line\nsecond line'));
+      term.type('"""draft\r');
+      at = await term.waitFor(/\.\.\. /, paste.at);
+      term.type('\x03');
+      await term.waitFor(/\(message dropped\)\s*\n> /, at);
+      term.type('\x04');
+      assert.equal(await term.exited, 0);
+      assert.ok(term.output.lastIndexOf('\x1b[?2004l') > term.output.lastIndexOf('> '), 'bracketed paste disabled at exit');
     } finally {
       term.kill();
     }
