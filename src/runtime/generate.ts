@@ -47,6 +47,7 @@ export async function generate(
     ids.push(id);
     emit(stream.push(id));
     if (ids.length === o.maxTokens) return finish('max-tokens');
+    // A full cache cannot take `id`, so it ends the answer: C - P + 1 tokens after a prompt of P (docs/runtime.md).
     if (engine.tokens.length + 1 > engine.options.ctxSize) return finish('context');
     next = (await engine.feed([id]))[0]!;
   }
