@@ -92,7 +92,7 @@ export class ChatSession {
     this.engine.rollback(reused);
     const before = { ...this.engine.counters };
     const logits = (await this.engine.feed(tokens.slice(reused)))[0]!;
-    const result = await generate(this.engine, logits, this.tokenizer.decode, { ...options, stopIds: this.stopIds });
+    const result = await generate(this.engine, logits, this.tokenizer, { ...options, stopIds: this.stopIds });
     return { ...result, promptTokens: tokens.length, prefilled: tokens.length - reused, droppedTurns, counters: delta(this.engine.counters, before) };
   }
 }

@@ -8,6 +8,10 @@ export interface GemmaTokenizer {
   encode(text: string): number[];
   /** Text of `ids`; special tokens (<bos>, <end_of_turn> ...) are left out. */
   decode(ids: number[]): string;
+  /** The byte a byte-fallback token stands for (undefined for other ids): what a streamed decode needs to tell an incomplete character. */
+  byteOf(id: number): number | undefined;
+  /** Whether decode leaves `id` out. */
+  isSpecial(id: number): boolean;
   idOf(token: string): number | undefined;
   bosId: number;
   bosToken: string;
@@ -24,6 +28,8 @@ export async function loadTokenizer(dir: string): Promise<GemmaTokenizer> {
   return {
     encode: (text) => bpe.encode(text),
     decode: (ids) => bpe.decode(ids),
+    byteOf: (id) => bpe.byteOf(id),
+    isSpecial: (id) => bpe.isSpecial(id),
     idOf: (token) => bpe.idOf(token),
     bosId,
     bosToken,

@@ -2,7 +2,8 @@ import type { BpeTables } from './bpe-tables.js';
 import { MinHeap } from './min-heap.js';
 import { PairRanks } from './pair-ranks.js';
 
-const UTF8 = new TextDecoder();
+// A U+FEFF the model spells in bytes is text it wrote (Hugging Face's Rust decoder keeps it too), not a byte order mark to strip.
+const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 const byteToken = (b: number): string => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
 
@@ -18,6 +19,8 @@ export class GemmaBpe {
   private readonly added = new Set<string>();
   private readonly special: Set<number>;
   private readonly byteIds: Int32Array;
+  /** The byte of each byte-fallback token, -1 for the others. */
+  private readonly byteValues: Int16Array;
 
   constructor(private readonly t: BpeTables) {
     t.vocab.forEach((token, id) => this.ids.set(token, id));
@@ -28,6 +31,10 @@ export class GemmaBpe {
     }
     this.special = new Set(t.specialIds);
     this.byteIds = Int32Array.from({ length: 256 }, (_, b) => this.ids.get(byteToken(b)) ?? -1);
+    this.byteValues = new Int16Array(t.vocab.length).fill(-1);
+    this.byteIds.forEach((id, b) => {
+      if (id >= 0) this.byteValues[id] = b;
+    });
   }
 
   get vocabSize(): number {
@@ -36,6 +43,21 @@ export class GemmaBpe {
 
   idOf(token: string): number | undefined {
     return this.ids.get(token);
+  }
+
+  /** The byte a byte-fallback token (`<0x41>` …) stands for; undefined for other ids. */
+  byteOf(id: number): number | undefined {
+    const b = this.byteValues[id] ?? -1;
+    return b >= 0 ? b : undefined;
+  }
+
+  /** Whether decoding leaves `id` out: special tokens, and ids outside the vocabulary where the unknown token they read as is special. */
+  isSpecial(id: number): boolean {
+    return this.special.has(this.known(id));
+  }
+
+  private known(id: number): number {
+    return this.t.vocab[id] === undefined ? this.t.unkId : id;
   }
 
   /** Token ids of `text`; special tokens written in it are matched, nothing is added around it. */
@@ -112,7 +134,7 @@ export class GemmaBpe {
     else out.push(this.t.unkId);
   }
 
-  /** Text of `ids`: ▁ as spaces, byte tokens joined into UTF-8 (invalid bytes as U+FFFD), special tokens left out. */
+  /** Text of `ids`: ▁ as spaces, byte tokens joined into UTF-8 (invalid bytes as U+FFFD, as TextDecoder replaces them), special tokens left out. */
   decode(ids: readonly number[]): string {
     let text = '';
     let bytes: number[] = [];
@@ -121,16 +143,15 @@ export class GemmaBpe {
       bytes = [];
     };
     for (const given of ids) {
-      const id = this.t.vocab[given] === undefined ? this.t.unkId : given;
+      const id = this.known(given);
       if (this.special.has(id)) continue;
-      const token = this.t.vocab[id]!.replaceAll('▁', ' ');
-      const byte = token.length === 6 && token.startsWith('<0x') && token.endsWith('>') ? parseInt(token.slice(3, 5), 16) : NaN;
-      if (!Number.isNaN(byte)) {
+      const byte = this.byteOf(id);
+      if (byte !== undefined) {
         bytes.push(byte);
         continue;
       }
       flush();
-      text += token;
+      text += this.t.vocab[id]!.replaceAll('▁', ' ');
     }
     flush();
     return text;

@@ -47,7 +47,7 @@ describe('chat sessions keep the cache across turns', () => {
     assert.equal(conversation.length, second.promptTokens);
     engine.rollback(0);
     const logits = (await engine.feed(conversation))[0]!;
-    const fresh = await generate(engine, logits, tokenizer.decode, { ...turn, stopIds: runtime.stopIds });
+    const fresh = await generate(engine, logits, tokenizer, { ...turn, stopIds: runtime.stopIds });
     assert.deepEqual(second.ids, fresh.ids);
   });
 

@@ -42,6 +42,17 @@ test('encodes as Hugging Face tokenizers do, on hand-picked and random text', ()
   }
 });
 
+test('byte tokens: byteOf gives their byte; a byte order mark spelled in bytes is kept', () => {
+  const byteIds = Array.from({ length: 256 }, (_, b) => ours.idOf(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`));
+  // Gemma's vocabulary spells the tab as itself, not <0x09>.
+  assert.deepEqual(byteIds.flatMap((id, b) => (id === undefined ? [b] : [])), [9]);
+  byteIds.forEach((id, b) => id !== undefined && assert.equal(ours.byteOf(id), b));
+  for (const id of [0, 2, 106, ours.idOf('▁the')!, ours.idOf('�')!, tables.vocab.length + 5]) assert.equal(ours.byteOf(id), undefined, String(id));
+  const bom = [0xef, 0xbb, 0xbf].map((b) => ours.idOf(`<0x${b.toString(16).toUpperCase()}>`)!);
+  assert.equal(ours.decode([...bom, ours.idOf('a')!]), '\uFEFFa');
+  assert.equal(ours.decode([ours.idOf('a')!, ...bom]), 'a\uFEFF');
+});
+
 test('decodes as Hugging Face tokenizers do: spaces, byte tokens (valid or not), special tokens left out, unknown ids', () => {
   const random = rng(5);
   const vocab = tables.vocab.length;
