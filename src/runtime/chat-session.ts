@@ -1,3 +1,4 @@
+import type { SpecialStrings } from '../tokenizer/gemma-bpe.js';
 import { GemmaError } from '../util/errors.js';
 import { ChatTemplate } from './chat-template.js';
 import { Conversation } from './conversation.js';
@@ -44,9 +45,11 @@ export class ChatSession {
     private readonly tokenizer: GemmaTokenizer,
     private readonly stopIds: ReadonlySet<number>,
     system: string | undefined,
+    /** How special-token strings in what the user writes are read. */
+    private readonly userSpecials: SpecialStrings,
   ) {
     const source = tokenizer.chatTemplate;
-    this.conversation = source === undefined ? undefined : new Conversation(tokenizer, new ChatTemplate(source, tokenizer.bosToken), system);
+    this.conversation = source === undefined ? undefined : new Conversation(tokenizer, new ChatTemplate(source, tokenizer.bosToken), system, userSpecials);
   }
 
   get hasTemplate(): boolean {
@@ -79,7 +82,7 @@ export class ChatSession {
   /** Plain completion of `text` after BOS, from an empty cache, outside any conversation. */
   async complete(text: string, options: TurnOptions): Promise<TurnResult> {
     this.conversation?.reset();
-    return this.run([this.tokenizer.bosId, ...this.tokenizer.encode(text)], options, 0);
+    return this.run([this.tokenizer.bosId, ...this.tokenizer.encode(text, this.userSpecials)], options, 0);
   }
 
   private async run(tokens: number[], options: TurnOptions, droppedTurns: number): Promise<TurnResult> {

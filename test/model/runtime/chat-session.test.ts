@@ -34,13 +34,13 @@ describe('chat sessions keep the cache across turns', () => {
     const first = await chat.chat('Hello there', turn);
     assert.equal(first.prefilled, first.promptTokens);
     const second = await chat.chat('How are you?', turn);
-    const glue = tokenizer.encode('<end_of_turn>\n<start_of_turn>user\nHow are you?<end_of_turn>\n<start_of_turn>model\n');
+    const glue = tokenizer.encode('<end_of_turn>\n<start_of_turn>user\nHow are you?<end_of_turn>\n<start_of_turn>model\n', 'control');
     const unfedLastToken = first.stopReason === 'eos' ? 0 : 1;
     assert.equal(second.prefilled, glue.length + unfedLastToken);
     assert.ok(second.prefilled < second.promptTokens / 2);
 
     const conversation = [
-      ...tokenizer.encode('<bos><start_of_turn>user\nHello there<end_of_turn>\n<start_of_turn>model\n'),
+      ...tokenizer.encode('<bos><start_of_turn>user\nHello there<end_of_turn>\n<start_of_turn>model\n', 'control'),
       ...first.ids,
       ...glue,
     ];
@@ -67,7 +67,7 @@ describe('chat sessions keep the cache across turns', () => {
   test('--system is folded into the first user turn', async () => {
     const withSystem = await openRuntime(dir, { threads: 1, system: 'Be brief.' });
     const r = await withSystem.chat.chat('Hi', turn);
-    const expected = withSystem.tokenizer.encode('<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n');
+    const expected = withSystem.tokenizer.encode('<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n', 'control');
     assert.deepEqual(withSystem.engine.tokens.slice(0, expected.length), expected);
     assert.equal(r.promptTokens, expected.length);
     await withSystem.engine.close();
