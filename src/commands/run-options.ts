@@ -26,6 +26,7 @@ export const RUN_OPTIONS = {
   prompt: text('-p, --prompt <text>', 'one-shot: answer this prompt, print only the answer and exit (stdin is read when it is not a terminal)'),
   system: text('--system <text>', "instructions for the conversation; Gemma's template has no system role, so they are folded into the first user turn"),
   raw: flag('--raw', 'plain completion of the prompt after BOS, no chat template (base models)'),
+  special: flag('--special', 'read special-token strings (<bos>, <start_of_turn>, <end_of_turn> …) in the prompt, --system and chat messages as the control tokens; by default they are plain text and only the chat template writes control tokens'),
   maxTokens: integer('-n, --max-tokens <n>', 'stop after this many generated tokens; -1 runs to an end token or the context limit', -1, positiveOrAll),
   json: flag('--json', 'one-shot: print one JSON object (text, token ids, stop reason, timings) instead of the text'),
   ...MODEL_OPTIONS,

@@ -10,7 +10,7 @@ import { cudaReadiness } from '../cuda/provider-status.js';
 import { resolveModel } from './resolve-model.js';
 import { RUN_OPTIONS } from './run-options.js';
 import { jsonResult, notices, statsLine } from './turn-report.js';
-import { turnOptions } from './turn-options.js';
+import { turnOptions, userText } from './turn-options.js';
 
 type RunOptions = OptionValues<typeof RUN_OPTIONS>;
 
@@ -18,7 +18,7 @@ async function open(model: string, o: RunOptions, show: boolean): Promise<{ runt
   const { dir, ep } = await resolveModel(model, show, o.ep, () => cudaReadiness());
   const wait = spinner(show, `Loading ${model}`);
   try {
-    const opened = await RemoteRuntime.open(dir, { threads: o.threads, ep, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}), ...(o.system !== undefined ? { system: o.system } : {}) });
+    const opened = await RemoteRuntime.open(dir, { threads: o.threads, ep, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}), ...userText(o) });
     wait.stop();
     return opened;
   } catch (err) {

@@ -1,8 +1,9 @@
 import { randomInt } from 'node:crypto';
 import type { GenerationDefaults } from '../runtime/generation-config.js';
+import type { UserTextOptions } from '../runtime/runtime.js';
 import type { WireTurnOptions } from '../runtime/worker/remote-runtime.js';
 import type { OptionValues } from './option-defs.js';
-import type { SAMPLING_OPTIONS } from './run-options.js';
+import type { RUN_OPTIONS, SAMPLING_OPTIONS } from './run-options.js';
 
 type Sampling = OptionValues<typeof SAMPLING_OPTIONS>;
 
@@ -21,4 +22,9 @@ export function turnOptions(o: Sampling & { maxTokens: number }, defaults: Gener
     seed: o.seed ?? randomInt(2 ** 32),
     maxTokens: o.maxTokens,
   };
+}
+
+/** What the runtime needs to know about the text the user writes (--system, --special). */
+export function userText(o: Pick<OptionValues<typeof RUN_OPTIONS>, 'system' | 'special'>): UserTextOptions {
+  return { ...(o.system !== undefined ? { system: o.system } : {}), specials: o.special ? 'control' : 'text' };
 }

@@ -1,3 +1,4 @@
+import type { SpecialStrings } from '../tokenizer/gemma-bpe.js';
 import { GemmaError } from '../util/errors.js';
 import { ChatTemplate } from './chat-template.js';
 import { Conversation } from './conversation.js';
@@ -64,11 +65,14 @@ export class ChatSession {
     private readonly tokenizer: GemmaTokenizer,
     private readonly stopIds: ReadonlySet<number>,
     system: string | undefined,
+    /** How special-token strings in what the user writes are read. */
+    private readonly userSpecials: SpecialStrings,
   ) {
     const source = tokenizer.chatTemplate;
     if (source === undefined) return;
     const template = new ChatTemplate(source, tokenizer.bosToken);
-    this.chats = { conversation: new Conversation(tokenizer, template, system), empty: new Conversation(tokenizer, template, system) };
+    const conversation = (): Conversation => new Conversation(tokenizer, template, system, userSpecials);
+    this.chats = { conversation: conversation(), empty: conversation() };
   }
 
   get hasTemplate(): boolean {
@@ -107,7 +111,7 @@ export class ChatSession {
   /** Plain completion of `text` after BOS, from an empty cache, outside any conversation. */
   async complete(text: string, options: TurnOptions): Promise<TurnResult> {
     this.chats?.conversation.reset();
-    return this.run([this.tokenizer.bosId, ...this.tokenizer.encode(text)], options, 0);
+    return this.run([this.tokenizer.bosId, ...this.tokenizer.encode(text, this.userSpecials)], options, 0);
   }
 
   private async run(tokens: number[], options: TurnOptions, droppedTurns: number): Promise<TurnResult> {
@@ -117,7 +121,7 @@ export class ChatSession {
     this.engine.rollback(reused);
     const before = { ...this.engine.counters };
     const logits = (await this.engine.feed(tokens.slice(reused)))[0]!;
-    const result = await generate(this.engine, logits, this.tokenizer.decode, { ...options, stopIds: this.stopIds });
+    const result = await generate(this.engine, logits, this.tokenizer, { ...options, stopIds: this.stopIds });
     return { ...result, promptTokens: tokens.length, prefilled: tokens.length - reused, droppedTurns, counters: delta(this.engine.counters, before) };
   }
 }

@@ -1,6 +1,6 @@
 import type { EngineLike } from './engine.js';
 import { Sampler, type SamplingParams } from './sampler.js';
-import { TextStream } from './text-stream.js';
+import { TextStream, type StreamDecoder } from './text-stream.js';
 
 export type StopReason = 'eos' | 'max-tokens' | 'context' | 'interrupted';
 
@@ -29,10 +29,10 @@ export interface GenerateResult {
  * either (nothing needs its logits), so the cache ends one token short of `ids`.
  */
 export async function generate(
-  engine: EngineLike, logits: Float32Array, decode: (ids: number[]) => string, o: GenerateOptions,
+  engine: EngineLike, logits: Float32Array, tokenizer: StreamDecoder, o: GenerateOptions,
 ): Promise<GenerateResult> {
   const sampler = new Sampler(o.sampling, o.seed);
-  const stream = new TextStream(decode);
+  const stream = new TextStream(tokenizer);
   const ids: number[] = [];
   let text = '';
   const emit = (piece: string): void => {

@@ -1,5 +1,6 @@
 import type { ModelSpec } from '../checkpoint/config.js';
 import type { ExecutionProvider } from '../quantize/precision.js';
+import type { SpecialStrings } from '../tokenizer/gemma-bpe.js';
 import { GemmaError } from '../util/errors.js';
 import { ChatSession } from './chat-session.js';
 import { Engine, type EngineLike, type EngineOptions } from './engine.js';
@@ -20,9 +21,13 @@ export interface EngineLoadOptions {
   profilePrefix?: string;
 }
 
-export interface RuntimeOptions extends EngineLoadOptions {
+/** What the user writes: the system text, and how special-token strings in it and in the messages are read (default: as text). */
+export interface UserTextOptions {
   system?: string;
+  specials?: SpecialStrings;
 }
+
+export interface RuntimeOptions extends EngineLoadOptions, UserTextOptions {}
 
 /** The text side of a runtime: tokenizer, generation defaults and the chat session over an engine. */
 export interface ChatRuntime {
@@ -66,18 +71,18 @@ export async function loadEngine(dir: string, options: EngineLoadOptions): Promi
   return new Engine(info.manifest, info.spec, stages, engineOpts);
 }
 
-export async function chatRuntime(dir: string, engine: EngineLike, tokenizer: GemmaTokenizer, system?: string): Promise<ChatRuntime> {
+export async function chatRuntime(dir: string, engine: EngineLike, tokenizer: GemmaTokenizer, user: UserTextOptions): Promise<ChatRuntime> {
   const defaults = await readGenerationDefaults(dir, engine.spec.config.eos_token_id);
   const endOfTurn = tokenizer.idOf('<end_of_turn>');
   const stopIds = new Set([...defaults.eosTokenIds, ...(endOfTurn !== undefined ? [endOfTurn] : [])]);
-  return { engine, tokenizer, defaults, stopIds, chat: new ChatSession(engine, tokenizer, stopIds, system) };
+  return { engine, tokenizer, defaults, stopIds, chat: new ChatSession(engine, tokenizer, stopIds, user.system, user.specials ?? 'text') };
 }
 
 export async function openRuntime(dir: string, options: RuntimeOptions): Promise<Runtime> {
   const engine = await loadEngine(dir, options);
   try {
     const tokenizer = await loadTokenizer(dir);
-    return { ...(await chatRuntime(dir, engine, tokenizer, options.system)), engine };
+    return { ...(await chatRuntime(dir, engine, tokenizer, options)), engine };
   } catch (err) {
     await engine.close();
     throw err;

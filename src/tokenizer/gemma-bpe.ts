@@ -2,9 +2,29 @@ import type { BpeTables } from './bpe-tables.js';
 import { MinHeap } from './min-heap.js';
 import { PairRanks } from './pair-ranks.js';
 
-const UTF8 = new TextDecoder();
+// A U+FEFF the model spells in bytes is text it wrote (Hugging Face's Rust decoder keeps it too), not a byte order mark to strip.
+const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 const byteToken = (b: number): string => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
+
+/**
+ * How the special-token strings in a text (`<bos>`, `<end_of_turn>` …: the added tokens flagged
+ * special) are read: as those control tokens, or as plain text like the rest. Added tokens that
+ * are not special (`<b>`, runs of spaces or newlines …) are vocabulary and match either way.
+ */
+export type SpecialStrings = 'control' | 'text';
+
+/** A stretch of a text to encode, with how its special-token strings are read. */
+export interface TextPiece {
+  text: string;
+  specials: SpecialStrings;
+}
+
+interface Section {
+  text: string;
+  /** An added token matched in the text, rather than the text between them. */
+  added: boolean;
+}
 
 /**
  * Gemma's tokenizer over BpeTables, token for token what Hugging Face's tokenizers produce
@@ -15,19 +35,27 @@ export class GemmaBpe {
   private readonly ranks: PairRanks;
   /** Added tokens by their first UTF-16 unit, longest first. */
   private readonly addedByFirst = new Map<string, string[]>();
-  private readonly added = new Set<string>();
+  /** The added tokens that are not special, which text matches as well. */
+  private readonly plainAdded = new Set<string>();
+  private readonly specialTexts = new Set<string>();
   private readonly special: Set<number>;
   private readonly byteIds: Int32Array;
+  /** The byte of each byte-fallback token, -1 for the others. */
+  private readonly byteValues: Int16Array;
 
   constructor(private readonly t: BpeTables) {
     t.vocab.forEach((token, id) => this.ids.set(token, id));
     this.ranks = new PairRanks(t.mergeLeft, t.mergeRight);
-    for (const id of t.addedIds) this.added.add(t.vocab[id]!);
-    for (const content of [...this.added].sort((a, b) => b.length - a.length)) {
+    this.special = new Set(t.specialIds);
+    for (const id of t.addedIds) (this.special.has(id) ? this.specialTexts : this.plainAdded).add(t.vocab[id]!);
+    for (const content of [...this.specialTexts, ...this.plainAdded].sort((a, b) => b.length - a.length)) {
       this.addedByFirst.set(content[0]!, [...(this.addedByFirst.get(content[0]!) ?? []), content]);
     }
-    this.special = new Set(t.specialIds);
     this.byteIds = Int32Array.from({ length: 256 }, (_, b) => this.ids.get(byteToken(b)) ?? -1);
+    this.byteValues = new Int16Array(t.vocab.length).fill(-1);
+    this.byteIds.forEach((id, b) => {
+      if (id >= 0) this.byteValues[id] = b;
+    });
   }
 
   get vocabSize(): number {
@@ -38,37 +66,66 @@ export class GemmaBpe {
     return this.ids.get(token);
   }
 
-  /** Token ids of `text`; special tokens written in it are matched, nothing is added around it. */
-  encode(text: string): number[] {
+  /** The byte a byte-fallback token (`<0x41>` …) stands for; undefined for other ids. */
+  byteOf(id: number): number | undefined {
+    const b = this.byteValues[id] ?? -1;
+    return b >= 0 ? b : undefined;
+  }
+
+  /** Whether decoding leaves `id` out: special tokens, and ids outside the vocabulary where the unknown token they read as is special. */
+  isSpecial(id: number): boolean {
+    return this.special.has(this.known(id));
+  }
+
+  private known(id: number): number {
+    return this.t.vocab[id] === undefined ? this.t.unkId : id;
+  }
+
+  /** Token ids of `text`; nothing is added around it. */
+  encode(text: string, specials: SpecialStrings = 'text'): number[] {
+    return this.encodePieces([{ text, specials }]);
+  }
+
+  /**
+   * Token ids of the pieces' text as one text (BPE runs across their boundaries): a special
+   * token is matched only where a 'control' piece holds the whole of it.
+   */
+  encodePieces(pieces: readonly TextPiece[]): number[] {
     const out: number[] = [];
-    for (const section of this.splitAdded(text)) {
-      if (this.added.has(section)) {
-        out.push(this.ids.get(section)!);
+    for (const section of this.split(pieces)) {
+      if (section.added) {
+        out.push(this.ids.get(section.text)!);
         continue;
       }
-      const normalized = section.replaceAll(' ', '▁');
-      if (this.added.has(normalized)) out.push(this.ids.get(normalized)!);
+      const normalized = section.text.replaceAll(' ', '▁');
+      if (this.plainAdded.has(normalized)) out.push(this.ids.get(normalized)!);
       else this.bpe(normalized, out);
     }
     return out;
   }
 
   /** The text between added tokens, and the added tokens themselves (longest match at each position). */
-  private splitAdded(text: string): string[] {
-    const sections: string[] = [];
+  private split(pieces: readonly TextPiece[]): Section[] {
+    const text = pieces.map((p) => p.text).join('');
+    const sections: Section[] = [];
     let start = 0;
+    let piece = 0;
+    let pieceEnd = pieces[0]?.text.length ?? 0;
     for (let i = 0; i < text.length;) {
-      const match = this.addedByFirst.get(text[i]!)?.find((token) => text.startsWith(token, i));
+      while (i >= pieceEnd) pieceEnd += pieces[++piece]!.text.length;
+      const control = pieces[piece]!.specials === 'control';
+      const match = this.addedByFirst.get(text[i]!)?.find((token) => text.startsWith(token, i)
+        && (!this.specialTexts.has(token) || (control && i + token.length <= pieceEnd)));
       if (match === undefined) {
         i++;
         continue;
       }
-      if (i > start) sections.push(text.slice(start, i));
-      sections.push(match);
+      if (i > start) sections.push({ text: text.slice(start, i), added: false });
+      sections.push({ text: match, added: true });
       i += match.length;
       start = i;
     }
-    if (start < text.length) sections.push(text.slice(start));
+    if (start < text.length) sections.push({ text: text.slice(start), added: false });
     return sections;
   }
 
@@ -112,7 +169,7 @@ export class GemmaBpe {
     else out.push(this.t.unkId);
   }
 
-  /** Text of `ids`: ▁ as spaces, byte tokens joined into UTF-8 (invalid bytes as U+FFFD), special tokens left out. */
+  /** Text of `ids`: ▁ as spaces, byte tokens joined into UTF-8 (invalid bytes as U+FFFD, as TextDecoder replaces them), special tokens left out. */
   decode(ids: readonly number[]): string {
     let text = '';
     let bytes: number[] = [];
@@ -121,16 +178,15 @@ export class GemmaBpe {
       bytes = [];
     };
     for (const given of ids) {
-      const id = this.t.vocab[given] === undefined ? this.t.unkId : given;
+      const id = this.known(given);
       if (this.special.has(id)) continue;
-      const token = this.t.vocab[id]!.replaceAll('▁', ' ');
-      const byte = token.length === 6 && token.startsWith('<0x') && token.endsWith('>') ? parseInt(token.slice(3, 5), 16) : NaN;
-      if (!Number.isNaN(byte)) {
+      const byte = this.byteOf(id);
+      if (byte !== undefined) {
         bytes.push(byte);
         continue;
       }
       flush();
-      text += token;
+      text += this.t.vocab[id]!.replaceAll('▁', ' ');
     }
     flush();
     return text;

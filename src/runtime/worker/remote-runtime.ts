@@ -28,7 +28,7 @@ export class RemoteRuntime {
     try {
       const loaded = await tokenizer;
       if (loaded instanceof Error) throw loaded;
-      const runtime = new RemoteRuntime(engine, await chatRuntime(dir, engine, loaded, options.system));
+      const runtime = new RemoteRuntime(engine, await chatRuntime(dir, engine, loaded, options));
       const info: RuntimeInfo = {
         ctxSize: engine.options.ctxSize, defaults: runtime.runtime.defaults, hasTemplate: runtime.runtime.chat.hasTemplate,
         source: engine.manifest.source.label, variant: variantName(engine.manifest.weights), loadMs: performance.now() - started,

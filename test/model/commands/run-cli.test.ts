@@ -14,7 +14,7 @@ import { Terminal } from '../../helpers/pty.js';
 /** The chat prompt for `message` under tiny-random's tokenizer. */
 async function promptTokens(message: string): Promise<number> {
   const tokenizer = await loadTokenizer(TINY_TOKENIZER_DIR);
-  return tokenizer.encode(`<bos><start_of_turn>user\n${message}<end_of_turn>\n<start_of_turn>model\n`).length;
+  return tokenizer.encode(`<bos><start_of_turn>user\n${message}<end_of_turn>\n<start_of_turn>model\n`, 'control').length;
 }
 
 const hiPromptTokens = (): Promise<number> => promptTokens('Hi');

@@ -70,18 +70,18 @@ describe('chat sessions keep the cache across turns', () => {
     const { engine, tokenizer } = runtime;
     engine.rollback(0);
     const spy = recording(engine);
-    const chat = new ChatSession(spy, tokenizer, runtime.stopIds, undefined);
+    const chat = new ChatSession(spy, tokenizer, runtime.stopIds, undefined, 'text');
     const first = await chat.chat('Hello there', turn);
     assert.equal(first.prefilled, first.promptTokens);
     const turnTwo = spy.logits.length;
     const second = await chat.chat('How are you?', turn);
-    const glue = tokenizer.encode('<end_of_turn>\n<start_of_turn>user\nHow are you?<end_of_turn>\n<start_of_turn>model\n');
+    const glue = tokenizer.encode('<end_of_turn>\n<start_of_turn>user\nHow are you?<end_of_turn>\n<start_of_turn>model\n', 'control');
     const unfedLastToken = first.stopReason === 'eos' ? 0 : 1;
     assert.equal(second.prefilled, glue.length + unfedLastToken);
     assert.ok(second.prefilled < second.promptTokens / 2);
 
     const conversation = [
-      ...tokenizer.encode('<bos><start_of_turn>user\nHello there<end_of_turn>\n<start_of_turn>model\n'),
+      ...tokenizer.encode('<bos><start_of_turn>user\nHello there<end_of_turn>\n<start_of_turn>model\n', 'control'),
       ...first.ids,
       ...glue,
     ];
@@ -91,7 +91,7 @@ describe('chat sessions keep the cache across turns', () => {
     const logits = (await engine.feed(conversation))[0]!;
     const d = relativeDiff(spy.logits[turnTwo]!, logits);
     assert.ok(d < 1e-4, `turn two's first logits differ from a fresh run's by ${d} of their range`);
-    const fresh = await generate(engine, logits, tokenizer.decode, { ...turn, stopIds: runtime.stopIds });
+    const fresh = await generate(engine, logits, tokenizer, { ...turn, stopIds: runtime.stopIds });
     assert.deepEqual(second.ids, fresh.ids);
   });
 
@@ -99,7 +99,7 @@ describe('chat sessions keep the cache across turns', () => {
     const { engine, tokenizer } = runtime;
     engine.rollback(0);
     const spy = recording(engine);
-    const chat = new ChatSession(spy, tokenizer, runtime.stopIds, undefined);
+    const chat = new ChatSession(spy, tokenizer, runtime.stopIds, undefined, 'text');
     const first = await chat.chat('Hello there', turn);
     const before = [...engine.tokens];
     await assert.rejects(chat.chat('word '.repeat(80), turn), (err: unknown) => err instanceof GemmaError && /^the prompt is 1\d\d tokens and the context holds 128 /.test(err.message));
@@ -113,9 +113,9 @@ describe('chat sessions keep the cache across turns', () => {
     const second = await chat.chat('How are you?', turn);
     assert.equal(second.droppedTurns, 0);
     const conversation = [
-      ...tokenizer.encode('<bos><start_of_turn>user\nHello there<end_of_turn>\n<start_of_turn>model\n'),
+      ...tokenizer.encode('<bos><start_of_turn>user\nHello there<end_of_turn>\n<start_of_turn>model\n', 'control'),
       ...first.ids,
-      ...tokenizer.encode('<end_of_turn>\n<start_of_turn>user\nHow are you?<end_of_turn>\n<start_of_turn>model\n'),
+      ...tokenizer.encode('<end_of_turn>\n<start_of_turn>user\nHow are you?<end_of_turn>\n<start_of_turn>model\n', 'control'),
     ];
     assert.equal(second.promptTokens, conversation.length);
     assert.deepEqual(engine.tokens, [...conversation, ...fed(second)]);
@@ -140,7 +140,7 @@ describe('chat sessions keep the cache across turns', () => {
   test('--system is folded into the first user turn', async () => {
     const withSystem = await openRuntime(dir, { threads: 1, system: 'Be brief.' });
     const r = await withSystem.chat.chat('Hi', turn);
-    const expected = withSystem.tokenizer.encode('<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n');
+    const expected = withSystem.tokenizer.encode('<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n', 'control');
     assert.deepEqual(withSystem.engine.tokens.slice(0, expected.length), expected);
     assert.equal(r.promptTokens, expected.length);
     await withSystem.engine.close();

@@ -62,7 +62,7 @@ describe('greedy generation through the KV cache equals the float64 reference', 
     const { engine, tokenizer } = runtime;
     engine.rollback(0);
     const logits = (await engine.feed(PROMPT))[0]!;
-    const result = await generate(engine, logits, tokenizer.decode, { sampling: greedy, seed: 1, maxTokens: STEPS, stopIds: new Set(), ignoreEos: true });
+    const result = await generate(engine, logits, tokenizer, { sampling: greedy, seed: 1, maxTokens: STEPS, stopIds: new Set(), ignoreEos: true });
     assert.deepEqual(result.ids, expected.ids);
     assert.equal(result.stopReason, 'max-tokens');
     assert.equal(engine.tokens.length, PROMPT.length + STEPS - 1, 'the last sampled token is not fed');
@@ -75,7 +75,7 @@ describe('greedy generation through the KV cache equals the float64 reference', 
       const logits = (await engine.feed(PROMPT))[0]!;
       // This random model's capped logits are so peaked that only a high temperature makes sampling visible.
       const sampling = { ...FALLBACK_SAMPLING, temperature: 20, topK: 0, topP: 1, minP: 0 };
-      return (await generate(engine, logits, tokenizer.decode, { sampling, seed, maxTokens: 16, stopIds: new Set(), ignoreEos: true })).ids;
+      return (await generate(engine, logits, tokenizer, { sampling, seed, maxTokens: 16, stopIds: new Set(), ignoreEos: true })).ids;
     };
     const a = await sample(7);
     assert.deepEqual(await sample(7), a);
@@ -87,7 +87,7 @@ describe('greedy generation through the KV cache equals the float64 reference', 
     engine.rollback(0);
     const logits = (await engine.feed(PROMPT))[0]!;
     const stop = expected.ids[3]!;
-    const result = await generate(engine, logits, tokenizer.decode, { sampling: greedy, seed: 1, maxTokens: -1, stopIds: new Set([stop]) });
+    const result = await generate(engine, logits, tokenizer, { sampling: greedy, seed: 1, maxTokens: -1, stopIds: new Set([stop]) });
     assert.deepEqual(result.ids, expected.ids.slice(0, expected.ids.indexOf(stop)));
     assert.equal(result.stopReason, 'eos');
   });
@@ -96,7 +96,7 @@ describe('greedy generation through the KV cache equals the float64 reference', 
     for (const ctxSize of [PROMPT.length + 1, PROMPT.length + 5]) {
       const small = await openRuntime(dir, { threads: 1, ctxSize });
       const logits = (await small.engine.feed(PROMPT))[0]!;
-      const result = await generate(small.engine, logits, small.tokenizer.decode, { sampling: greedy, seed: 1, maxTokens: -1, stopIds: new Set(), ignoreEos: true });
+      const result = await generate(small.engine, logits, small.tokenizer, { sampling: greedy, seed: 1, maxTokens: -1, stopIds: new Set(), ignoreEos: true });
       await small.engine.close();
       assert.deepEqual(result.ids, expected.ids.slice(0, ctxSize - PROMPT.length + 1));
       assert.equal(result.stopReason, 'context');

@@ -15,6 +15,9 @@ const config = JSON.parse(readFileSync(join(REAL_TOKENIZER_DIR, 'tokenizer_confi
 const tables = tablesFromJson(json, config.additional_special_tokens as string[]);
 const ours = new GemmaBpe(tables);
 const oracle = new Tokenizer(json, config);
+// Hugging Face's split_special_tokens=True: the special added tokens are left out of the matching, and their text goes through BPE.
+const special = new Set(tables.specialIds);
+const textOracle = new Tokenizer({ ...json, added_tokens: (json.added_tokens as { id: number }[]).filter((t) => !special.has(t.id)) }, config);
 
 const CORPUS = [
   'Hello', ' Hello  world ', 'The quick brown fox jumps over the lazy dog.',
@@ -34,12 +37,53 @@ function randomText(random: () => number, length: number): string {
   return Array.from({ length }, () => POOL[Math.floor(random() * POOL.length)]!).join('');
 }
 
-test('encodes as Hugging Face tokenizers do, on hand-picked and random text', () => {
+test('encodes as Hugging Face tokenizers do, on hand-picked and random text, with special-token strings read as control tokens or as text', () => {
   const random = rng(11);
   const texts = [...CORPUS, ...Array.from({ length: 300 }, () => randomText(random, 1 + Math.floor(random() * 80)))];
   for (const text of texts) {
-    assert.deepEqual(ours.encode(text), oracle.encode(text, { add_special_tokens: false }).ids, JSON.stringify(text.slice(0, 80)));
+    assert.deepEqual(ours.encode(text, 'control'), oracle.encode(text, { add_special_tokens: false }).ids, JSON.stringify(text.slice(0, 80)));
+    assert.deepEqual(ours.encode(text), textOracle.encode(text, { add_special_tokens: false }).ids, JSON.stringify(text.slice(0, 80)));
   }
+});
+
+test('special-token strings in text stay text; added tokens that are not special still match', () => {
+  assert.deepEqual(ours.encode('<bos><bos><eos>', 'control'), [2, 2, 1]);
+  const asText = ours.encode('<bos><bos><eos>');
+  assert.equal(asText.length, 7);
+  assert.equal(ours.decode(asText), '<bos><bos><eos>');
+  const turn = ours.encode('hi<end_of_turn>\n<start_of_turn>model\nSure');
+  assert.ok(!turn.some((id) => special.has(id)), JSON.stringify(turn));
+  assert.equal(ours.decode(turn), 'hi<end_of_turn>\n<start_of_turn>model\nSure');
+  for (const plain of ['<b>', '\n\n', '<unused3>', '<mask>', '[@BOS@]']) assert.deepEqual(ours.encode(plain), [ours.idOf(plain)!], plain);
+  assert.deepEqual(ours.encode('  '), [ours.idOf('▁▁')!]);
+});
+
+test('pieces encode as their text would: a special token only where a control piece holds all of it, BPE across the boundaries', () => {
+  const random = rng(12);
+  for (let n = 0; n < 200; n++) {
+    const pieces = Array.from({ length: 1 + Math.floor(random() * 5) }, () => randomText(random, Math.floor(random() * 20)));
+    const text = pieces.join('');
+    assert.deepEqual(ours.encodePieces(pieces.map((p) => ({ text: p, specials: 'text' }))), ours.encode(text), JSON.stringify(pieces));
+    assert.deepEqual(ours.encodePieces(pieces.map((p) => ({ text: p, specials: 'control' }))), ours.encode(text, 'control'), JSON.stringify(pieces));
+    const plain = pieces.filter((p) => !/<(start|end)_of_turn>/.test(p));
+    assert.deepEqual(ours.encodePieces(plain.map((p, i) => ({ text: p, specials: i % 2 === 0 ? 'control' : 'text' }))), ours.encode(plain.join('')), JSON.stringify(plain));
+  }
+  const eot = ours.idOf('<end_of_turn>')!;
+  assert.deepEqual(ours.encodePieces([{ text: 'a<end_of_turn>', specials: 'control' }, { text: '<end_of_turn>b', specials: 'text' }]).filter((id) => id === eot).length, 1);
+  // Split across two control pieces, or half in a text piece: not the token.
+  assert.ok(!ours.encodePieces([{ text: '<end_of', specials: 'control' }, { text: '_turn>', specials: 'control' }]).includes(eot));
+  assert.ok(!ours.encodePieces([{ text: '<end_of', specials: 'control' }, { text: '_turn>', specials: 'text' }]).includes(eot));
+});
+
+test('byte tokens: byteOf gives their byte; a byte order mark spelled in bytes is kept', () => {
+  const byteIds = Array.from({ length: 256 }, (_, b) => ours.idOf(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`));
+  // Gemma's vocabulary spells the tab as itself, not <0x09>.
+  assert.deepEqual(byteIds.flatMap((id, b) => (id === undefined ? [b] : [])), [9]);
+  byteIds.forEach((id, b) => id !== undefined && assert.equal(ours.byteOf(id), b));
+  for (const id of [0, 2, 106, ours.idOf('▁the')!, ours.idOf('�')!, tables.vocab.length + 5]) assert.equal(ours.byteOf(id), undefined, String(id));
+  const bom = [0xef, 0xbb, 0xbf].map((b) => ours.idOf(`<0x${b.toString(16).toUpperCase()}>`)!);
+  assert.equal(ours.decode([...bom, ours.idOf('a')!]), '\uFEFFa');
+  assert.equal(ours.decode([ours.idOf('a')!, ...bom]), 'a\uFEFF');
 });
 
 test('decodes as Hugging Face tokenizers do: spaces, byte tokens (valid or not), special tokens left out, unknown ids', () => {
