@@ -113,6 +113,18 @@ describe('checkpoints converted on first use', () => {
     assert.deepEqual(await readdir(slot), []);
   });
 
+  test('on a terminal, Ctrl-C during the first-use conversion shows the cursor again', async () => {
+    const root = await scratch();
+    const checkpoint = await realVocabCheckpoint();
+    const term = new Terminal(`${process.execPath} ${GEMMA_BIN} run ${checkpoint} -p Hi --ep cpu`, { GEMMA_HOME: join(root, 'home') });
+    const hidden = await term.waitFor(/\u001b\[\?25l/);
+    await term.waitFor(/Converting/, hidden);
+    term.type('\u0003');
+    assert.equal(await term.exited, 130, term.output);
+    assert.match(term.output.slice(hidden), /\u001b\[\?25h/);
+    assert.deepEqual(await readdir(join(root, 'home', 'models', localExportName(checkpoint))), []);
+  });
+
   test('three gemma run at once on a fresh home: all answer, from one generated checkpoint and one export', async () => {
     const root = await scratch();
     const env = { GEMMA_HOME: join(root, 'home') };
