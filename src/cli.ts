@@ -8,6 +8,7 @@ import { listCommand } from './commands/list.js';
 import { rmCommand } from './commands/rm.js';
 import { setupCommand } from './commands/setup.js';
 import { doctorCommand } from './commands/doctor.js';
+import { interruptedExitCode } from './commands/interrupt.js';
 import { GemmaError } from './util/errors.js';
 import { VERSION } from './util/package-root.js';
 
@@ -30,7 +31,7 @@ export function program(): Command {
 function report(err: unknown): number {
   if (err instanceof GemmaError) {
     process.stderr.write(`gemma: error: ${err.message}\n`);
-    return 1;
+    return interruptedExitCode() ?? 1;
   }
   if (process.env.GEMMA_DEBUG === '1') process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
   else process.stderr.write(`gemma: internal error: ${(err as Error)?.message ?? String(err)} (GEMMA_DEBUG=1 shows the stack)\n`);

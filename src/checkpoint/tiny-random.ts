@@ -1,6 +1,9 @@
-import { stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { describeFsError } from '../util/errors.js';
 import { PACKAGE_ROOT } from '../util/package-root.js';
+import { acquireLock, type LockWait } from '../util/pid-lock.js';
+import { deadProcessFolders } from '../util/temp-folders.js';
 import type { Gemma2Config } from './config.js';
 import { generateRandomCheckpoint, type RandomCheckpointOptions } from './random-checkpoint.js';
 
@@ -41,11 +44,27 @@ export const TINY_RANDOM_OPTIONS: RandomCheckpointOptions = {
   label: 'tiny-random (RANDOM WEIGHTS, not a trained model)',
 };
 
-/** The built-in checkpoint's folder under `home`, generated on first use (deterministic, about 10 MB). */
-export async function ensureTinyRandom(home: string): Promise<string> {
-  const dir = join(home, 'checkpoints', `${TINY_RANDOM}-v1`);
-  if (!(await stat(join(dir, 'config.json')).then(() => true, () => false))) {
+const isGenerated = (dir: string): Promise<boolean> => stat(join(dir, 'config.json')).then(() => true, () => false);
+
+/**
+ * The built-in checkpoint's folder under `home`, generated on first use (deterministic, about
+ * 10 MB) by one process at a time: others wait for it. What a killed generation left is swept.
+ */
+export async function ensureTinyRandom(home: string, wait: LockWait = {}): Promise<string> {
+  const parent = join(home, 'checkpoints');
+  const name = `${TINY_RANDOM}-v1`;
+  const dir = join(parent, name);
+  if (await isGenerated(dir)) return dir;
+  const release = await mkdir(parent, { recursive: true })
+    .then(() => acquireLock(join(parent, `.${name}.lock`), wait))
+    .catch((err: unknown) => Promise.reject(describeFsError(err, `cannot create the built-in checkpoint in ${parent}`)));
+  try {
+    if (await isGenerated(dir)) return dir;
+    // generateRandomCheckpoint writes into `<dir>.tmp-<pid>`.
+    for (const dead of await deadProcessFolders(parent, new RegExp(`^${name}\\.tmp-(\\d+)$`))) await rm(dead, { recursive: true, force: true });
     await generateRandomCheckpoint(dir, TINY_RANDOM_OPTIONS);
+    return dir;
+  } finally {
+    await release();
   }
-  return dir;
 }

@@ -1,10 +1,12 @@
 import { Command } from 'commander';
+import { exportNames, interruptedConversions } from '../hub/exports-scan.js';
 import { localModels, type LocalModel } from '../hub/local-models.js';
 import { hubCacheDir } from '../hub/settings.js';
-import { gemmaHome } from '../util/paths.js';
+import { exportsDir, gemmaHome } from '../util/paths.js';
 import { LIST_OPTIONS } from './list-options.js';
 import { addOptions, optionValues, type OptionValues } from './option-defs.js';
 import { formatBytes } from './progress.js';
+import { conversions } from './rm.js';
 
 type ListOptions = OptionValues<typeof LIST_OPTIONS>;
 
@@ -30,6 +32,16 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join('  ')).join('\n');
 }
 
+/** One line per model folder holding what killed conversions left. */
+async function interruptedNotes(home: string): Promise<string[]> {
+  const notes: string[] = [];
+  for (const folder of await exportNames(home)) {
+    const { paths, bytes } = await interruptedConversions(home, folder);
+    if (paths.length > 0) notes.push(`${conversions(paths.length)} left ${formatBytes(bytes)} in ${exportsDir(home, folder)}: the next conversion of the same variant sweeps them, gemma rm ${folder} deletes them with the exports`);
+  }
+  return notes;
+}
+
 async function list(o: ListOptions): Promise<void> {
   const cacheDir = hubCacheDir(process.env);
   const home = gemmaHome();
@@ -38,6 +50,7 @@ async function list(o: ListOptions): Promise<void> {
     process.stdout.write(`${JSON.stringify(models.map((m) => ({ name: m.name, cache: m.cache ?? null, exports: m.exports })))}\n`);
     return;
   }
+  for (const note of await interruptedNotes(home)) process.stderr.write(`${note}\n`);
   if (models.length === 0) {
     process.stderr.write(`no models in ${cacheDir} or ${home}/models; download one with gemma pull <org/name>\n`);
     return;

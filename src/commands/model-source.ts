@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { ensureTinyRandom, TINY_RANDOM } from '../checkpoint/tiny-random.js';
+import { ensureTinyRandom, TINY_RANDOM, TINY_RANDOM_OPTIONS } from '../checkpoint/tiny-random.js';
 import { ensureSnapshot, isRepoId } from '../hub/snapshot.js';
 import { interruptible } from './interrupt.js';
 import { pullProgress } from './pull-progress.js';
@@ -10,7 +11,7 @@ import { spinner } from './progress.js';
 
 export interface CheckpointSource {
   dir: string;
-  /** Short name for default output folders. */
+  /** Its exports' folder name under $GEMMA_HOME/models: a Hub repo id, tiny-random, or `localExportName`. */
   name: string;
   label: string;
 }
@@ -31,14 +32,38 @@ async function hubCheckpoint(repo: string, showProgress: boolean): Promise<Check
   }
 }
 
+/** Generates the built-in checkpoint on first use, or waits for another process generating it. */
+async function tinyRandom(showProgress: boolean): Promise<CheckpointSource> {
+  const interrupt = interruptible();
+  let wait = spinner(showProgress, 'Generating the built-in tiny-random checkpoint (random weights)');
+  try {
+    const onWait = (owner: number): void => {
+      wait.stop();
+      wait = spinner(showProgress, `waiting for another gemma process (pid ${owner}) generating tiny-random`);
+    };
+    const dir = await ensureTinyRandom(gemmaHome(), { signal: interrupt.signal, onWait });
+    return { dir, name: TINY_RANDOM, label: TINY_RANDOM_OPTIONS.label };
+  } catch (err) {
+    if (interrupt.signal.aborted) throw new GemmaError('interrupted while generating tiny-random');
+    throw err;
+  } finally {
+    wait.stop();
+    interrupt.dispose();
+  }
+}
+
+/**
+ * The name of a local checkpoint's exports under $GEMMA_HOME/models: its folder's name made
+ * safe, and a short hash of its absolute path, so that two checkpoints named alike never share exports.
+ */
+export function localExportName(dir: string): string {
+  const readable = basename(dir).replace(/[^\w.-]/g, '_').replace(/^[.-]/, '_');
+  return `${readable}-${createHash('sha256').update(dir).digest('hex').slice(0, 8)}`;
+}
+
 /** Resolves a checkpoint argument: `tiny-random`, a local Hugging Face checkpoint folder, or a Hub repo id. */
 export async function resolveCheckpoint(arg: string, showProgress: boolean): Promise<CheckpointSource> {
-  if (arg === TINY_RANDOM) {
-    const wait = spinner(showProgress, 'Generating the built-in tiny-random checkpoint (random weights)');
-    const dir = await ensureTinyRandom(gemmaHome());
-    wait.stop();
-    return { dir, name: TINY_RANDOM, label: 'tiny-random (RANDOM WEIGHTS, not a trained model)' };
-  }
+  if (arg === TINY_RANDOM) return tinyRandom(showProgress);
   const dir = resolve(arg);
   const info = await stat(dir).catch(() => undefined);
   if (info === undefined) {
@@ -46,5 +71,5 @@ export async function resolveCheckpoint(arg: string, showProgress: boolean): Pro
     throw new GemmaError(`no such checkpoint folder or Hub repo: ${arg}`);
   }
   if (!info.isDirectory()) throw new GemmaError(`not a checkpoint folder: ${arg}`);
-  return { dir, name: basename(dir), label: dir };
+  return { dir, name: localExportName(dir), label: dir };
 }

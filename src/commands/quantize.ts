@@ -5,9 +5,10 @@ import { defaultAccuracyLevel, defaultLayout, variantName, type WeightFormat } f
 import { GemmaError } from '../util/errors.js';
 import { exportsDir, gemmaHome } from '../util/paths.js';
 import { resolveCheckpoint } from './model-source.js';
+import { conversionProgress } from './conversion-progress.js';
 import { interruptible } from './interrupt.js';
 import { commandWithArgument, type OptionValues } from './option-defs.js';
-import { byteBar, formatBytes, interactive } from './progress.js';
+import { formatBytes, interactive } from './progress.js';
 import { QUANTIZE_OPTIONS } from './quantize-options.js';
 
 type QuantizeOptions = OptionValues<typeof QUANTIZE_OPTIONS>;
@@ -40,18 +41,17 @@ function summary(result: ExportResult): Record<string, unknown> {
 
 async function quantize(model: string, o: QuantizeOptions): Promise<void> {
   const format = weightFormat(o);
+  if (o.out === '') throw new GemmaError(`${longFlag('out')} is empty: name the folder to write the export to, or leave it out for $GEMMA_HOME/models/<name>/<variant>`);
   const show = interactive(o.json);
   const source = await resolveCheckpoint(model, show);
   const outDir = o.out ?? join(exportsDir(gemmaHome(), source.name), variantName(format));
   const interrupt = interruptible();
-  let bar = byteBar(false, '', 0);
+  const progress = conversionProgress(show, { what: outDir, title: 'Converting' });
   try {
     const result = await exportModel({
-      checkpointDir: source.dir, outDir, format, label: source.label, signal: interrupt.signal, ...(o.stages !== undefined ? { stages: o.stages } : {}),
-      onStart: ({ bytes }) => (bar = byteBar(show, 'Converting', bytes)),
-      onProgress: ({ tensor, bytes }) => bar.advance(bytes, tensor),
+      checkpointDir: source.dir, outDir, format, label: source.label, signal: interrupt.signal, ...(o.stages !== undefined ? { stages: o.stages } : {}), ...progress.callbacks,
     });
-    bar.stop();
+    progress.stop();
     if (o.json) {
       process.stdout.write(`${JSON.stringify(summary(result))}\n`);
       return;
@@ -60,7 +60,7 @@ async function quantize(model: string, o: QuantizeOptions): Promise<void> {
     process.stdout.write(`${result.outDir}\n`);
     process.stderr.write(`${variantName(format)} export of ${source.label}: ${formatBytes(modelBytes + dataBytes)} in ${result.seconds.toFixed(1)} s\n`);
   } catch (err) {
-    bar.stop();
+    progress.stop();
     if (interrupt.signal.aborted) throw new GemmaError('interrupted: no output written');
     throw err;
   } finally {

@@ -1,6 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sourceFiles } from '../checkpoint/source-files.js';
 import { exportModel } from '../quantize/export.js';
+import { exportState } from '../quantize/export-folder.js';
 import { MANIFEST_FILE } from '../quantize/manifest.js';
 import { defaultAccuracyLevel, defaultLayout, variantName, type ExecutionProvider, type WeightFormat } from '../quantize/precision.js';
 import { conversionTarget, runTarget, type CudaState, type EpChoice } from '../runtime/execution-provider.js';
@@ -8,7 +10,8 @@ import { readManifest } from '../runtime/model-session.js';
 import { GemmaError } from '../util/errors.js';
 import { exportsDir, gemmaHome } from '../util/paths.js';
 import { resolveCheckpoint, type CheckpointSource } from './model-source.js';
-import { byteBar } from './progress.js';
+import { conversionProgress } from './conversion-progress.js';
+import { interruptible } from './interrupt.js';
 
 /** What `run`, `eval` and `bench` convert a checkpoint to when given one: the `gemma quantize` defaults for that EP. */
 export const defaultFormat = (ep: ExecutionProvider): WeightFormat =>
@@ -24,22 +27,29 @@ const NOT_ASKED: CudaState = { ready: false, gpu: false, problems: ['not checked
 
 const isFile = (path: string): Promise<boolean> => stat(path).then((s) => s.isFile(), () => false);
 
-/** Converts a checkpoint on first use into the cache; later runs reuse the export if it came from the same folder. */
+/**
+ * Converts a checkpoint on first use into the cache; later runs reuse the export while the
+ * checkpoint's files are those it was made from, and convert again, with a notice, when not.
+ * A process that finds another one converting waits for it and uses its export.
+ */
 async function cachedExport(source: CheckpointSource, format: WeightFormat, showProgress: boolean): Promise<string> {
-  const outDir = join(exportsDir(gemmaHome(), source.name), variantName(format));
-  if (await isFile(join(outDir, MANIFEST_FILE))) {
-    const manifest = await readManifest(outDir).catch(() => undefined);
-    if (manifest?.source.path === source.dir) return outDir;
-  }
-  let bar = byteBar(false, '', 0);
+  const variant = variantName(format);
+  const outDir = join(exportsDir(gemmaHome(), source.name), variant);
+  if ((await exportState(outDir, await sourceFiles(source.dir))).kind === 'current') return outDir;
+  const interrupt = interruptible();
+  const progress = conversionProgress(showProgress, {
+    what: `${source.name} to ${variant}`,
+    title: `Converting ${source.name} to ${variant}`,
+    stale: (why) => `gemma: ${source.label} changed since its ${variant} export (${why}); converting it again`,
+  });
   try {
-    await exportModel({
-      checkpointDir: source.dir, outDir, format, label: source.label,
-      onStart: ({ bytes }) => (bar = byteBar(showProgress, `Converting ${source.name} to ${variantName(format)}`, bytes)),
-      onProgress: ({ tensor, bytes }) => bar.advance(bytes, tensor),
-    });
+    await exportModel({ checkpointDir: source.dir, outDir, format, label: source.label, keepCurrent: true, signal: interrupt.signal, ...progress.callbacks });
+  } catch (err) {
+    if (interrupt.signal.aborted) throw new GemmaError(`interrupted while converting ${source.name}: nothing was written`);
+    throw err;
   } finally {
-    bar.stop();
+    progress.stop();
+    interrupt.dispose();
   }
   return outDir;
 }

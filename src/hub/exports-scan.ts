@@ -2,6 +2,7 @@ import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MANIFEST_FILE, type Manifest } from '../quantize/manifest.js';
 import { exportsDir } from '../util/paths.js';
+import { deadProcessFolders, folderBytes, tempFolderPattern } from '../util/temp-folders.js';
 
 /** One ONNX export of a model: a folder under $GEMMA_HOME/models/<name>/ holding a gemma.json manifest. */
 export interface ExportVariant {
@@ -13,7 +14,7 @@ export interface ExportVariant {
 
 const dirs = async (path: string): Promise<string[]> => {
   const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
-  // Hidden folders are exports still being written (see src/quantize/export.ts).
+  // Hidden folders are exports being written, or left by a killed conversion (`interruptedConversions`).
   return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
 };
 
@@ -42,3 +43,11 @@ export async function exportNames(home: string): Promise<string[]> {
 }
 
 export const exportsExist = (home: string, name: string): Promise<boolean> => lstat(exportsDir(home, name)).then((s) => s.isDirectory(), () => false);
+
+/** Temporary folders of a model's conversions whose process is gone; the next conversion of the same variant sweeps its own. */
+export async function interruptedConversions(home: string, name: string): Promise<{ paths: string[]; bytes: number }> {
+  const paths = await deadProcessFolders(exportsDir(home, name), tempFolderPattern());
+  let bytes = 0;
+  for (const path of paths) bytes += await folderBytes(path);
+  return { paths, bytes };
+}

@@ -1,18 +1,9 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GemmaError } from '../util/errors.js';
+import { alive } from '../util/pid-lock.js';
 import { fsFailure } from './fs-failure.js';
 import { repoFolderName } from './repo-id.js';
-
-function alive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * One gemma pull per repo at a time: two writers on the same partial file would only waste the

@@ -1,6 +1,7 @@
-import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { copyFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { GENERATION_CONFIG, openCheckpoint, TOKENIZER_FILES, type Checkpoint } from '../checkpoint/checkpoint.js';
+import { sourceFiles, type SourceFiles } from '../checkpoint/source-files.js';
 import { buildGemma2Stage } from '../onnx/gemma2-graph.js';
 import { ExternalDataWriter } from '../onnx/external-data.js';
 import { GraphBuilder } from '../onnx/graph-builder.js';
@@ -9,14 +10,14 @@ import { encodeTables, TABLES_FILE } from '../tokenizer/tables-file.js';
 import { readTokenizerConfig, tablesFromFolder } from '../tokenizer/tokenizer-files.js';
 import { describeFsError, GemmaError } from '../util/errors.js';
 import { VERSION } from '../util/package-root.js';
+import { intoExportFolder, type FolderRequest } from './export-folder.js';
 import { DATA_FILE, GRAPH_CONTRACT, MANIFEST_FILE, type Manifest } from './manifest.js';
 import { variantName, type WeightFormat } from './precision.js';
 import { QuantizePool } from './quantize-pool.js';
 import { WeightWriter, type WeightProgress } from './weight-writer.js';
 
-export interface ExportRequest {
+export interface ExportRequest extends FolderRequest {
   checkpointDir: string;
-  outDir: string;
   format: WeightFormat;
   /** Graphs the layers are cut into (default: 2 on the CPU, 1 on CUDA; docs/graph-contract.md). */
   stages?: number;
@@ -24,12 +25,13 @@ export interface ExportRequest {
   label: string;
   onStart?: (info: { tensors: number; bytes: number }) => void;
   onProgress?: (p: { tensor: string; bytes: number }) => void;
-  signal?: AbortSignal;
 }
 
 export interface ExportResult {
   outDir: string;
   manifest: Manifest;
+  /** False where an export made from the checkpoint as it is now was kept (`keepCurrent`). */
+  converted: boolean;
   seconds: number;
 }
 
@@ -52,18 +54,13 @@ export function validateFormat(format: WeightFormat, checkpoint: Checkpoint): vo
   }
 }
 
-/** Refuses to replace anything that is not an earlier export. */
-async function checkTarget(outDir: string): Promise<void> {
-  if (!(await exists(outDir))) return;
-  if (!(await exists(join(outDir, MANIFEST_FILE)))) {
-    throw new GemmaError(`output ${outDir} exists and is not a gemma export; choose another --out or remove it`);
-  }
-}
-
-/** The tokenizer as flat tables, so that loading it skips parsing tokenizer.json; an unsupported tokenizer stops the export here. */
-async function writeTokenizerTables(tmp: string): Promise<void> {
-  const config = (await exists(join(tmp, 'tokenizer_config.json'))) ? await readTokenizerConfig(tmp) : {};
-  await writeFile(join(tmp, TABLES_FILE), encodeTables(await tablesFromFolder(tmp, config)));
+/**
+ * The tokenizer as flat tables, so that loading it skips parsing tokenizer.json; an unsupported
+ * tokenizer stops the export here. Read from the checkpoint, so that a problem names its file there.
+ */
+async function writeTokenizerTables(checkpointDir: string, tmp: string): Promise<void> {
+  const config = (await exists(join(checkpointDir, 'tokenizer_config.json'))) ? await readTokenizerConfig(checkpointDir) : {};
+  await writeFile(join(tmp, TABLES_FILE), encodeTables(await tablesFromFolder(checkpointDir, config)));
 }
 
 async function copySidecars(checkpointDir: string, tmp: string): Promise<{ tokenizer: string[]; generationConfig?: string }> {
@@ -75,7 +72,7 @@ async function copySidecars(checkpointDir: string, tmp: string): Promise<{ token
     }
   }
   if (!tokenizer.includes('tokenizer.json')) throw new GemmaError(`missing tokenizer.json in ${checkpointDir}`);
-  await writeTokenizerTables(tmp);
+  await writeTokenizerTables(checkpointDir, tmp);
   tokenizer.push(TABLES_FILE);
   if (!(await exists(join(checkpointDir, GENERATION_CONFIG)))) return { tokenizer };
   await copyFile(join(checkpointDir, GENERATION_CONFIG), join(tmp, GENERATION_CONFIG));
@@ -122,7 +119,7 @@ async function writeGraphs(checkpoint: Checkpoint, tmp: string, req: ExportReque
   return { modelBytes, dataBytes: data.bytesWritten, nodes: graphs.reduce((sum, g) => sum + g.nodeCount, 0) };
 }
 
-async function convertInto(checkpoint: Checkpoint, tmp: string, req: ExportRequest, stages: StagePlan[]): Promise<Manifest> {
+async function convertInto(checkpoint: Checkpoint, tmp: string, req: ExportRequest, stages: StagePlan[], source: SourceFiles): Promise<Manifest> {
   const files = await copySidecars(checkpoint.dir, tmp);
   req.onStart?.({ tensors: checkpoint.tensorCount, bytes: checkpoint.storedBytes });
   const { modelBytes, dataBytes, nodes } = await writeGraphs(checkpoint, tmp, req, stages);
@@ -130,7 +127,7 @@ async function convertInto(checkpoint: Checkpoint, tmp: string, req: ExportReque
     format: 'gemma-onnx',
     tool: { name: 'gemma', version: VERSION },
     contract: GRAPH_CONTRACT,
-    source: { path: checkpoint.dir, label: req.label },
+    source: { path: checkpoint.dir, label: req.label, files: source },
     config: checkpoint.rawConfig,
     weights: req.format,
     ep: req.format.ep,
@@ -144,39 +141,22 @@ async function convertInto(checkpoint: Checkpoint, tmp: string, req: ExportReque
   return manifest;
 }
 
-/** Swaps the finished temporary folder into place; an earlier export at `outDir` is replaced only now. */
-async function publish(tmp: string, outDir: string): Promise<void> {
-  const old = `${outDir}.old-${process.pid}`;
-  const hadOld = await exists(outDir);
-  if (hadOld) await rename(outDir, old);
-  await rename(tmp, outDir);
-  if (hadOld) await rm(old, { recursive: true, force: true });
-}
-
 /**
  * Converts a Gemma 2 checkpoint into an ONNX export folder. Everything is written to a
- * temporary sibling of `outDir` and renamed only when complete, so a failed or
- * interrupted run leaves nothing that looks like a model.
+ * temporary sibling of `outDir` and moved into place only when complete, so a failed or
+ * interrupted run leaves nothing that looks like a model (src/quantize/export-folder.ts).
  */
 export async function exportModel(req: ExportRequest): Promise<ExportResult> {
   const started = performance.now();
   const checkpoint = await openCheckpoint(req.checkpointDir);
-  const tmp = join(dirname(req.outDir), `.${basename(req.outDir)}.tmp-${process.pid}`);
   try {
     validateFormat(req.format, checkpoint);
     const stages = stagesFor(req, checkpoint);
-    await checkTarget(req.outDir);
-    await mkdir(tmp, { recursive: true }).catch((err: unknown) => {
-      throw describeFsError(err, `cannot create output folder next to ${req.outDir}`);
-    });
-    const manifest = await convertInto(checkpoint, tmp, req, stages).catch((err: unknown) => {
-      throw describeFsError(err, `writing ${req.outDir}`);
-    });
-    await publish(tmp, req.outDir);
-    return { outDir: req.outDir, manifest, seconds: (performance.now() - started) / 1000 };
+    const source = await sourceFiles(checkpoint.dir);
+    const { manifest, converted } = await intoExportFolder(req, source, (tmp) =>
+      convertInto(checkpoint, tmp, req, stages, source).catch((err: unknown) => Promise.reject(describeFsError(err, `writing ${req.outDir}`))));
+    return { outDir: req.outDir, manifest, converted, seconds: (performance.now() - started) / 1000 };
   } finally {
     await checkpoint.close();
-    // Fails only where the folder could never have been created (e.g. its parent is a file).
-    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
   }
 }

@@ -1,3 +1,4 @@
+import type { SourceFiles } from '../checkpoint/source-files.js';
 import type { StagePlan } from '../onnx/stages.js';
 import type { ExecutionProvider, WeightFormat } from './precision.js';
 
@@ -10,7 +11,8 @@ export interface Manifest {
   format: 'gemma-onnx';
   tool: { name: 'gemma'; version: string };
   contract: typeof GRAPH_CONTRACT;
-  source: { path: string; label: string };
+  /** `files` is absent in exports made before gemma recorded it: those count as stale. */
+  source: { path: string; label: string; files?: SourceFiles };
   /** The checkpoint's config.json as found. */
   config: Record<string, unknown>;
   weights: WeightFormat;
@@ -23,3 +25,7 @@ export interface Manifest {
   nodes: number;
   created: string;
 }
+
+/** Every file an export consists of, its manifest included: what a new export may replace. */
+export const exportFiles = (m: Manifest): string[] =>
+  [MANIFEST_FILE, m.files.data, ...m.stages.map((s) => s.file), ...m.files.tokenizer, ...(m.files.generationConfig === undefined ? [] : [m.files.generationConfig])];

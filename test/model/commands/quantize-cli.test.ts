@@ -106,22 +106,69 @@ describe('gemma quantize', () => {
       assert.equal(summary.blockSize, 64);
       assert.ok((summary.dataBytes as number) > 0);
     }
-    assert.deepEqual((await readdir(root)).filter((f) => f.includes('.tmp-') || f.includes('.old-')), []);
+    assert.deepEqual((await readdir(root)).filter((f) => f.includes('.tmp-') || f.includes('.old-') || f.includes('.lock')), []);
   });
 
-  test('Ctrl-C mid-conversion stops cleanly: exit 1, one line, nothing left behind', async () => {
-    const checkpoint = await realVocabCheckpoint();
-    const out = join(root, 'interrupted');
-    const child = startGemma(['quantize', checkpoint, '--out', out, '--precision', 'fp32'], env);
-    const result = finished(child);
-    while (!(await readdir(root)).some((f) => f.startsWith('.interrupted.tmp-'))) await sleep(5);
-    child.kill('SIGINT');
-    const r = await result;
-    assert.equal(r.code, 1);
-    assert.equal(r.stderr, 'gemma: error: interrupted: no output written\n');
-    assert.ok(!(await exists(out)));
-    assert.deepEqual((await readdir(root)).filter((f) => f.includes('interrupted')), []);
+  test('exporting again into a folder replaces only the files of the earlier export: what the user added stays', async () => {
+    const out = join(root, 'kept');
+    assert.equal((await gemma(['quantize', 'tiny-random', '--out', out, '--stages', '1'], env)).code, 0);
+    await writeFile(join(out, 'notes.txt'), 'mine');
+    await mkdir(join(out, 'results'));
+    await writeFile(join(out, 'results', 'run-1.json'), '{}');
+    const again = await gemma(['quantize', 'tiny-random', '--out', out], env);
+    assert.equal(again.code, 0, again.stderr);
+    const files = await readdir(out);
+    assert.ok(!files.includes('model.onnx'), 'the earlier export\'s graph is gone');
+    assert.ok(files.includes('model-1-of-2.onnx') && files.includes('model-2-of-2.onnx'));
+    assert.equal(await readFile(join(out, 'notes.txt'), 'utf8'), 'mine');
+    assert.equal(await readFile(join(out, 'results', 'run-1.json'), 'utf8'), '{}');
+    const manifest = JSON.parse(await readFile(join(out, MANIFEST_FILE), 'utf8')) as Manifest;
+    assert.equal(manifest.stages.length, 2);
+
+    await writeFile(join(out, 'model.onnx'), 'a file of the user named like a graph');
+    const clash = await gemma(['quantize', 'tiny-random', '--out', out, '--stages', '1'], env);
+    assert.equal(clash.code, 1);
+    assert.equal(clash.stderr, `gemma: error: output ${out} holds model.onnx, which is not part of its earlier export; move it away or choose another --out\n`);
+    assert.equal(await readFile(join(out, 'model.onnx'), 'utf8'), 'a file of the user named like a graph');
+    assert.deepEqual(JSON.parse(await readFile(join(out, MANIFEST_FILE), 'utf8')), manifest, 'the earlier export is untouched');
+    assert.deepEqual((await readdir(root)).filter((f) => f.includes('.tmp-') || f.includes('.lock')), []);
   });
+
+  test('--out \'\' is refused in one line', async () => {
+    const r = await gemma(['quantize', 'tiny-random', '--out', ''], env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^gemma: error: --out is empty: name the folder to write the export to[^\n]*\n$/);
+  });
+
+  test('a temporary folder left by a killed export to the same --out is swept; those of live processes stay', async () => {
+    const dead = startGemma(['--version']);
+    await finished(dead);
+    const stale = join(root, `.swept.tmp-${dead.pid}`);
+    const live = join(root, `.swept.tmp-${process.pid}`);
+    await mkdir(stale);
+    await mkdir(live);
+    assert.equal((await gemma(['quantize', 'tiny-random', '--out', join(root, 'swept')], env)).code, 0);
+    assert.ok(!(await exists(stale)));
+    assert.ok(await exists(live));
+    await rm(live, { recursive: true });
+  });
+
+  const signals: [NodeJS.Signals, number][] = [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]];
+  for (const [signal, code] of signals) {
+    test(`${signal} mid-conversion stops cleanly: exit ${code}, one line, nothing left behind`, async () => {
+      const checkpoint = await realVocabCheckpoint();
+      const out = join(root, 'interrupted');
+      const child = startGemma(['quantize', checkpoint, '--out', out, '--precision', 'fp32'], env);
+      const result = finished(child);
+      while (!(await readdir(root)).some((f) => f.startsWith('.interrupted.tmp-'))) await sleep(5);
+      child.kill(signal);
+      const r = await result;
+      assert.equal(r.code, code);
+      assert.equal(r.stderr, 'gemma: error: interrupted: no output written\n');
+      assert.ok(!(await exists(out)));
+      assert.deepEqual((await readdir(root)).filter((f) => f.includes('interrupted')), []);
+    });
+  }
 });
 
 /** Copies the test checkpoint and damages the copy; `gemma quantize` must refuse it in one line and write nothing. */
@@ -158,6 +205,8 @@ describe('gemma quantize on bad input: one line, exit 1, no output folder', () =
     }, /unsupported architecture.*Gemma 3/],
     ['a missing shard', (dir) => rm(shard(dir)), /missing shard model-00002-of-00003.safetensors/],
     ['no tokenizer.json', (dir) => rm(join(dir, 'tokenizer.json')), /missing tokenizer.json/],
+    ['a tokenizer.json that is not JSON', (dir) => writeFile(join(dir, 'tokenizer.json'), '{'), /^gemma: error: cannot read \S+\/a-tokenizer-json-that-is-not-JSON\/tokenizer\.json\n$/],
+    ['a tokenizer_config.json that is not JSON', (dir) => writeFile(join(dir, 'tokenizer_config.json'), '{'), /^gemma: error: cannot read \S+\/a-tokenizer_config-json-that-is-not-JSON\/tokenizer_config\.json\n$/],
     ['a tokenizer.json that is not Gemma 2\'s', async (dir) => {
       const tokenizer = JSON.parse(await readFile(join(dir, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
       await writeFile(join(dir, 'tokenizer.json'), JSON.stringify({ ...tokenizer, pre_tokenizer: { type: 'Whitespace' } }));

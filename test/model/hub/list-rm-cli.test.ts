@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gemma } from '../../helpers/cli.js';
@@ -96,5 +99,32 @@ describe('gemma list and gemma rm', () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`being downloaded by another gemma process \\(pid ${process.pid}\\)`));
     assert.ok(await exists(join(h.cacheDir, 'models--google--gemma-2-2b-it', 'snapshots', commit)));
+  });
+});
+
+describe('gemma list and gemma rm: what killed conversions left', () => {
+  test('counted by list on stderr, removed and counted by rm', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'gemma-list-interrupted-'));
+    try {
+      const env = { GEMMA_HOME: join(root, 'home'), HF_HUB_CACHE: join(root, 'hf') };
+      const dead = spawn(process.execPath, ['-e', '']);
+      await once(dead, 'exit');
+      const slot = join(env.GEMMA_HOME, 'models', 'tiny-random');
+      for (const variant of ['int4-b64-asym', 'fp32']) {
+        await mkdir(join(slot, `.${variant}.tmp-${dead.pid}`), { recursive: true });
+        await writeFile(join(slot, `.${variant}.tmp-${dead.pid}`, 'model.onnx.data'), Buffer.alloc(1500));
+      }
+      await mkdir(join(slot, `.int8-b128.tmp-${process.pid}`));
+      const listed = await gemma(['list'], env);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.equal(listed.stdout, '');
+      assert.match(listed.stderr, new RegExp(`^2 interrupted conversions left 3\\.0 KB in ${slot}: the next conversion of the same variant sweeps them, gemma rm tiny-random deletes them with the exports\\nno models in `));
+      const removed = await gemma(['rm', 'tiny-random'], env);
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.equal(removed.stderr, 'removed tiny-random: 3.0 KB freed (2 interrupted conversions included)\n');
+      assert.ok(!(await exists(slot)));
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -102,7 +102,7 @@ describe('gemma pull (CLI against the fake Hub)', () => {
     assert.ok(!(await readdir(blobs(h))).some((n) => n.endsWith('.incomplete')));
   });
 
-  test('Ctrl-C: one line, exit 1, the partial file kept', async () => {
+  test('Ctrl-C: one line, exit 130, the partial file kept', async () => {
     const h = await home();
     const stall = hub.fault({ path: SHARD, kind: 'stall', after: 200_000, times: 1 });
     const child = startGemma(['pull', REPO], h.env);
@@ -112,7 +112,7 @@ describe('gemma pull (CLI against the fake Hub)', () => {
     child.kill('SIGINT');
     const r = await done;
     stall.release();
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 130);
     assert.equal(r.stderr, 'gemma: error: interrupted: partial downloads are kept and resume on the next pull\n');
     assert.ok((await readdir(blobs(h))).includes(`${shardId()}.incomplete`));
   });
