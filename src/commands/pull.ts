@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { pullSnapshot, type Snapshot } from '../hub/snapshot.js';
 import { hubSettings } from '../hub/settings.js';
-import { GemmaError } from '../util/errors.js';
 import { interruptible } from './interrupt.js';
 import { commandWithArgument, type OptionValues } from './option-defs.js';
 import { formatBytes, interactive } from './progress.js';
@@ -34,8 +33,10 @@ async function pull(repo: string, o: PullOptions): Promise<void> {
     report(repo, o.revision ?? 'main', result, (performance.now() - started) / 1000, o.json);
   } catch (err) {
     progress.stop();
-    if (interrupt.signal.aborted) throw new GemmaError('interrupted: partial downloads are kept and resume on the next pull');
-    throw err;
+    if (!interrupt.signal.aborted) throw err;
+    // Ctrl-C is not a failure: one line and the shell's code for SIGINT.
+    process.stderr.write('gemma: interrupted: partial downloads are kept and resume on the next pull\n');
+    process.exitCode = 130;
   } finally {
     interrupt.dispose();
   }

@@ -1,8 +1,22 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GemmaError } from '../util/errors.js';
 import { fsFailure } from './fs-failure.js';
 import { repoFolderName } from './repo-id.js';
+
+/** Polling starts fast, so that a short pull ahead of us costs little, and slows down for a long one. */
+const FIRST_POLL_MS = 50;
+const MAX_POLL_MS = 1000;
+
+/** How to wait while another live gemma process holds the lock; without it, lockRepo refuses at once. */
+export interface LockWait {
+  /** Called when the wait begins, and again whenever the lock passes to another live process. */
+  onWait: (owner: number) => void;
+  /** Aborting ends the wait, rejecting with the signal's reason. */
+  signal?: AbortSignal;
+}
 
 function alive(pid: number): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
@@ -14,25 +28,64 @@ function alive(pid: number): boolean {
   }
 }
 
+/** A name next to the lock that no other process, nor another call in this one, uses. */
+const privateName = (path: string, what: string): string => `${path}.${what}-${process.pid}-${randomBytes(4).toString('hex')}`;
+
+const readOwner = async (path: string): Promise<number> => Number(await readFile(path, 'utf8').catch(() => ''));
+
+/**
+ * Creates the lock holding our pid, or returns false when it exists. The pid is written to a
+ * private file first and linked into place, so the lock is never seen empty (an empty lock
+ * would look like one left by a dead process and be taken over).
+ */
+async function tryCreate(path: string): Promise<boolean> {
+  const mine = privateName(path, 'new');
+  try {
+    await writeFile(mine, String(process.pid));
+    await link(mine, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw fsFailure(err, `creating ${path}`);
+  } finally {
+    await rm(mine, { force: true });
+  }
+}
+
+/**
+ * Removes a lock whose owner is dead. It is first renamed away, so that of two processes taking
+ * it over at once only one gets it; a lock that turns out to hold a live owner (taken over and
+ * re-created by another process in between) is put back.
+ */
+async function takeOver(path: string): Promise<void> {
+  const stale = privateName(path, 'stale');
+  if (!(await rename(path, stale).then(() => true, () => false))) return;
+  if (alive(await readOwner(stale))) await link(stale, path).catch(() => undefined);
+  await rm(stale, { force: true, recursive: true });
+}
+
 /**
  * One gemma pull per repo at a time: two writers on the same partial file would only waste the
  * transfer. The lock sits in huggingface_hub's `.locks/` folder and holds the owner's pid, so a
- * lock left by a killed process is recognised and taken over. Returns the release function.
+ * lock left by a killed process is recognised and taken over. While a live process holds it,
+ * waits for it when `wait` is given (polling), else refuses. Returns the release function.
  */
-export async function lockRepo(cacheDir: string, repo: string): Promise<() => Promise<void>> {
+export async function lockRepo(cacheDir: string, repo: string, wait?: LockWait): Promise<() => Promise<void>> {
   const dir = join(cacheDir, '.locks', repoFolderName(repo));
   const path = join(dir, 'gemma-pull.lock');
   await mkdir(dir, { recursive: true }).catch((err: unknown) => Promise.reject(fsFailure(err, `creating ${dir}`)));
-  for (let tries = 0; tries < 2; tries++) {
-    try {
-      await writeFile(path, String(process.pid), { flag: 'wx' });
-      return () => rm(path, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsFailure(err, `creating ${path}`);
+  let waitingFor: number | undefined;
+  for (let pollMs = FIRST_POLL_MS; !(await tryCreate(path)); ) {
+    const owner = await readOwner(path);
+    if (!alive(owner)) {
+      await takeOver(path);
+      continue;
     }
-    const owner = Number(await readFile(path, 'utf8').catch(() => ''));
-    if (alive(owner)) throw new GemmaError(`${repo} is being downloaded by another gemma process (pid ${owner}); wait for it to finish`);
-    await rm(path, { force: true });
+    if (wait === undefined) throw new GemmaError(`${repo} is being downloaded by another gemma process (pid ${owner}); wait for it to finish`);
+    if (owner !== waitingFor) wait.onWait(owner);
+    waitingFor = owner;
+    await sleep(pollMs, undefined, { signal: wait.signal }).catch((err: unknown) => Promise.reject(wait.signal?.aborted ? wait.signal.reason : err));
+    pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
   }
-  throw new GemmaError(`cannot take the lock ${path}`);
+  return () => rm(path, { force: true });
 }

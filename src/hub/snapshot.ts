@@ -26,7 +26,7 @@ export interface SnapshotOptions {
   /** Use the cache only (as HF_HUB_OFFLINE=1 does). */
   offline?: boolean;
   onProgress?: (event: DownloadProgress) => void;
-  /** Aborting rejects with the signal's reason; partial downloads stay and resume next time. */
+  /** Aborting (also while waiting for another gemma pull of the repo) rejects with the signal's reason; partial downloads stay and resume next time. */
   signal?: AbortSignal;
 }
 
@@ -90,7 +90,7 @@ export async function pullSnapshot(repo: string, options: SnapshotOptions, setti
   }
   const report = options.onProgress ?? ((): void => undefined);
   const ctx: FetchContext = { http, cache, commit, dir: snapshotDir(cache, commit), retry, idleTimeoutMs: settings.idleTimeoutMs, errors, report };
-  const release = await lockRepo(settings.cacheDir, repo);
+  const release = await lockRepo(settings.cacheDir, repo, { onWait: (pid) => report({ kind: 'wait', pid }), signal: options.signal });
   try {
     return await download(api, ctx, revision);
   } finally {

@@ -3,8 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { finished, gemma, startGemma, type CliResult } from '../../helpers/cli.js';
+import { finished, gemma, GEMMA_BIN, startGemma, type CliResult } from '../../helpers/cli.js';
 import { FakeHub, hubFile } from '../../helpers/fake-hub.js';
+import { Terminal } from '../../helpers/pty.js';
 import { allFileContents, hubHome, REPO, SHARD, TOKEN, WANTED, type HubHome, hubWithGatedRepo } from './fixture.js';
 
 const ONE_LINE_ERROR = /^gemma: error: [^\n]+\n$/;
@@ -102,7 +103,7 @@ describe('gemma pull (CLI against the fake Hub)', () => {
     assert.ok(!(await readdir(blobs(h))).some((n) => n.endsWith('.incomplete')));
   });
 
-  test('Ctrl-C: one line, exit 1, the partial file kept', async () => {
+  test('Ctrl-C: one line, exit 130, the partial file kept', async () => {
     const h = await home();
     const stall = hub.fault({ path: SHARD, kind: 'stall', after: 200_000, times: 1 });
     const child = startGemma(['pull', REPO], h.env);
@@ -112,9 +113,53 @@ describe('gemma pull (CLI against the fake Hub)', () => {
     child.kill('SIGINT');
     const r = await done;
     stall.release();
-    assert.equal(r.code, 1);
-    assert.equal(r.stderr, 'gemma: error: interrupted: partial downloads are kept and resume on the next pull\n');
+    assert.equal(r.code, 130);
+    assert.equal(r.stderr, 'gemma: interrupted: partial downloads are kept and resume on the next pull\n');
     assert.ok((await readdir(blobs(h))).includes(`${shardId()}.incomplete`));
+  });
+
+  /** A first pull stalled in the middle of the shard, holding the repo's lock. */
+  async function stalledPull(h: HubHome): Promise<{ pid: number; release: () => Promise<CliResult> }> {
+    const stall = hub.fault({ path: SHARD, kind: 'stall', after: 300_000, times: 1 });
+    const child = startGemma(['pull', REPO], h.env);
+    const done = finished(child);
+    await stall.stalled;
+    return { pid: child.pid!, release: () => (stall.release(), done) };
+  }
+  const waiter = (h: HubHome, args: string[] = []): Terminal => new Terminal([process.execPath, GEMMA_BIN, 'pull', REPO, ...args].join(' '), h.env);
+  const WAITING = /waiting for gemma process (\d+), which is downloading this model/;
+
+  test('a second pull of a repo being pulled waits for it (a spinner on a terminal, nothing piped), then uses its download', async () => {
+    const h = await home();
+    const served = hub.bytesServed;
+    const infoRequests = (): number => hub.requests.filter((q) => q.path.startsWith(`/api/models/${REPO}/revision/`)).length;
+    const first = await stalledPull(h);
+    const term = waiter(h);
+    await term.waitFor(WAITING);
+    assert.equal(Number(WAITING.exec(term.output)![1]), first.pid);
+    const asked = infoRequests();
+    const piped = finished(startGemma(['pull', REPO, '--json'], h.env));
+    await until(async () => infoRequests() > asked);
+    assert.equal((await first.release()).code, 0);
+    assert.equal(await term.exited, 0, term.output);
+    assert.match(term.output, /google\/gemma-2-2b-it@main \(commit [0-9a-f]{12}\): already up to date/);
+    const r = await piped;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.equal(JSON.parse(r.stdout).downloadedBytes, 0);
+    assert.equal(hub.bytesServed - served, WANTED.reduce((sum, f) => sum + files[f]!.length, 0), 'every file transferred once');
+  });
+
+  test('Ctrl-C while waiting for another pull: one line, exit 130, the other pull unaffected', async () => {
+    const h = await home();
+    const first = await stalledPull(h);
+    const term = waiter(h);
+    await term.waitFor(WAITING);
+    term.type('\x03');
+    assert.equal(await term.exited, 130, term.output);
+    assert.match(term.output, /gemma: interrupted: partial downloads are kept and resume on the next pull/);
+    const r = await first.release();
+    assert.equal(r.code, 0, r.stderr);
   });
 
   test('HF_HUB_OFFLINE: a clear error without a cached copy, the cached copy without a request', async () => {
