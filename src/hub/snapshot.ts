@@ -6,7 +6,7 @@ import { repoCache, snapshotDir, writeRef, type RepoCache } from './cache-layout
 import { cachedSnapshot } from './cached-snapshot.js';
 import { fetchFiles, removeStaleParts, type FetchContext } from './fetch-files.js';
 import { firstFiles, shardsOf } from './file-plan.js';
-import { listRootFiles, resolveCommit, type ApiContext } from './hub-api.js';
+import { listRootFiles, MODEL_INFO, resolveCommit, type ApiContext } from './hub-api.js';
 import { hubError } from './hub-errors.js';
 import { UnreachableError } from './http.js';
 import type { DownloadProgress } from './progress-events.js';
@@ -86,7 +86,7 @@ export async function pullSnapshot(repo: string, options: SnapshotOptions, setti
   } catch (err) {
     const cached = err instanceof UnreachableError ? await cachedSnapshot(cache, revision) : undefined;
     if (cached !== undefined) return { ...cached, downloadedBytes: 0, fromCache: true };
-    throw hubError(err, errors);
+    throw hubError(err, errors, { api: MODEL_INFO });
   }
   const report = options.onProgress ?? ((): void => undefined);
   const ctx: FetchContext = { http, cache, commit, dir: snapshotDir(cache, commit), retry, idleTimeoutMs: settings.idleTimeoutMs, errors, report };

@@ -16,7 +16,8 @@ export interface HubFile { path: string; content: Buffer; lfs: boolean; sha256: 
 interface ActiveFault extends Fault { handle: FaultHandle; gate: Promise<void>; reached: () => void }
 interface Repo { gated: boolean; rawListing: boolean; grants: Set<string>; branches: Map<string, string>; commits: Map<string, HubFile[]> }
 
-export type FaultKind = 'cut' | 'stall' | 'corrupt' | 'ignore-range' | 'error-503' | 'wrong-etag';
+export type FaultKind = 'cut' | 'stall' | 'corrupt' | 'ignore-range' | 'error-503' | 'wrong-etag' | 'api-500';
+/** `path` is the file, or for 'api-500' the API route: 'revision' (model info) or 'tree' (file list). */
 export interface Fault { path: string; kind: FaultKind; after?: number; times?: number }
 export interface FaultHandle { hits: number; stalled: Promise<void>; release(): void }
 export interface Logged { server: 'hub' | 'cdn'; path: string; range?: string; authorization?: string }
@@ -117,6 +118,7 @@ export class FakeHub {
     const url = new URL(q.url ?? '/', this.url);
     const p = url.pathname;
     let m: RegExpExecArray | null;
+    if ((m = /^\/api\/models\/[^/]+\/[^/]+\/(revision|tree)\//.exec(p)) && this.takeFault(m[1]!, ['api-500'])) return this.fail(s, 500, 'InternalServerError');
     if ((m = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(p))) return this.info(q, s, m[1]!, decodeURIComponent(m[2]!));
     if ((m = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(p))) return this.tree(q, s, m[1]!, m[2]!, url);
     if ((m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(p))) return this.resolve(q, s, m[1]!, decodeURIComponent(m[2]!), m[3]!);
