@@ -161,6 +161,19 @@ describe('pullSnapshot against the fake Hub', () => {
     assert.ok(partial > 0 && partial < files[SHARD]!.length, String(partial));
   });
 
+  test('a file longer than its listing says is cut off and deleted by the size check alone (its sha256 is that of the longer body)', async () => {
+    const h = await home();
+    const listed = files[SHARD]!.length;
+    const longer = Buffer.concat([files[SHARD]!, Buffer.alloc(5000, 1)]);
+    hub.addRepo('google/longer', { ...files, [SHARD]: longer }, { listedSizes: { [SHARD]: listed } });
+    const id = hubFile(SHARD, longer).sha256;
+    const start = hub.requests.length;
+    await assert.rejects(pullSnapshot('google/longer', {}, h.settings), new RegExp(`^GemmaError: ${SHARD}: the Hub sent more than the ${listed} bytes its listing gives; the download was deleted$`));
+    assert.equal(hub.requests.slice(start).filter((r) => r.server === 'cdn' && r.path.includes(id)).length, 1, 'refused, not retried');
+    const blobs = await allPaths(join(h.cacheDir, 'models--google--longer', 'blobs'));
+    assert.ok(!blobs.some((n) => n.startsWith(id)), blobs.join());
+  });
+
   test('a Hub answer that contradicts the listing stops the pull without touching the partial file', async () => {
     const h = await home();
     hub.fault({ path: SHARD, kind: 'wrong-etag', times: 1 });
