@@ -33,16 +33,21 @@ const privateName = (path: string, what: string): string => `${path}.${what}-${p
 
 const readOwner = async (path: string): Promise<number> => Number(await readFile(path, 'utf8').catch(() => ''));
 
+/** Codes of a filesystem without hard links (FAT, exFAT, some network mounts). */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
 /**
  * Creates the lock holding our pid, or returns false when it exists. The pid is written to a
  * private file first and linked into place, so the lock is never seen empty (an empty lock
- * would look like one left by a dead process and be taken over).
+ * would look like one left by a dead process and be taken over); without hard links, the lock
+ * is created exclusively and then written.
  */
 async function tryCreate(path: string): Promise<boolean> {
   const mine = privateName(path, 'new');
+  const pid = String(process.pid);
   try {
-    await writeFile(mine, String(process.pid));
-    await link(mine, path);
+    await writeFile(mine, pid);
+    await link(mine, path).catch((err: NodeJS.ErrnoException) => (NO_LINKS.has(err.code ?? '') ? writeFile(path, pid, { flag: 'wx' }) : Promise.reject(err)));
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -75,7 +80,8 @@ export async function lockRepo(cacheDir: string, repo: string, wait?: LockWait):
   const path = join(dir, 'gemma-pull.lock');
   await mkdir(dir, { recursive: true }).catch((err: unknown) => Promise.reject(fsFailure(err, `creating ${dir}`)));
   let waitingFor: number | undefined;
-  for (let pollMs = FIRST_POLL_MS; !(await tryCreate(path)); ) {
+  let pollMs = FIRST_POLL_MS;
+  while (!(await tryCreate(path))) {
     const owner = await readOwner(path);
     if (!alive(owner)) {
       await takeOver(path);
