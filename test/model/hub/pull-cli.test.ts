@@ -119,20 +119,20 @@ describe('gemma pull (CLI against the fake Hub)', () => {
   });
 
   /** A first pull stalled in the middle of the shard, holding the repo's lock. */
-  async function stalledPull(h: HubHome): Promise<{ pid: number; release: () => Promise<CliResult> }> {
+  async function stalledPull(h: HubHome, args: string[] = []): Promise<{ pid: number; release: () => Promise<CliResult> }> {
     const stall = hub.fault({ path: SHARD, kind: 'stall', after: 300_000, times: 1 });
-    const child = startGemma(['pull', REPO], h.env);
+    const child = startGemma(['pull', REPO, ...args], h.env);
     const done = finished(child);
     await stall.stalled;
     return { pid: child.pid!, release: () => (stall.release(), done) };
   }
-  const waiter = (h: HubHome, args: string[] = []): Terminal => new Terminal([process.execPath, GEMMA_BIN, 'pull', REPO, ...args].join(' '), h.env);
+  const waiter = (h: HubHome): Terminal => new Terminal([process.execPath, GEMMA_BIN, 'pull', REPO].join(' '), h.env);
   const WAITING = /waiting for gemma process (\d+), which is downloading this model/;
+  const infoRequests = (): number => hub.requests.filter((q) => q.path.startsWith(`/api/models/${REPO}/revision/`)).length;
 
   test('a second pull of a repo being pulled waits for it (a spinner on a terminal, nothing piped), then uses its download', async () => {
     const h = await home();
     const served = hub.bytesServed;
-    const infoRequests = (): number => hub.requests.filter((q) => q.path.startsWith(`/api/models/${REPO}/revision/`)).length;
     const first = await stalledPull(h);
     const term = waiter(h);
     await term.waitFor(WAITING);
@@ -148,6 +148,20 @@ describe('gemma pull (CLI against the fake Hub)', () => {
     assert.equal(r.stderr, '');
     assert.equal(JSON.parse(r.stdout).downloadedBytes, 0);
     assert.equal(hub.bytesServed - served, WANTED.reduce((sum, f) => sum + files[f]!.length, 0), 'every file transferred once');
+  });
+
+  test('three pulls of one repo at once on a fresh cache: all succeed, every file transferred once', async () => {
+    const h = await home();
+    const served = hub.bytesServed;
+    const first = await stalledPull(h, ['--json']);
+    const asked = infoRequests();
+    const others = [0, 1].map(() => finished(startGemma(['pull', REPO, '--json'], h.env)));
+    await until(async () => infoRequests() === asked + 2);
+    const runs = [await first.release(), ...(await Promise.all(others))];
+    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    const wanted = WANTED.reduce((sum, f) => sum + files[f]!.length, 0);
+    assert.deepEqual(runs.map((r) => (JSON.parse(r.stdout) as { downloadedBytes: number }).downloadedBytes), [wanted, 0, 0]);
+    assert.equal(hub.bytesServed - served, wanted);
   });
 
   test('Ctrl-C while waiting for another pull: one line, exit 130, the other pull unaffected', async () => {
