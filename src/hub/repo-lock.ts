@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GemmaError } from '../util/errors.js';
 import { fsFailure } from './fs-failure.js';
@@ -45,6 +45,8 @@ const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 async function tryCreate(path: string): Promise<boolean> {
   const mine = privateName(path, 'new');
   const pid = String(process.pid);
+  // Made on every try: `gemma rm` deletes the folder with the repo, maybe while a pull waits.
+  await mkdir(dirname(path), { recursive: true }).catch((err: unknown) => Promise.reject(fsFailure(err, `creating ${dirname(path)}`)));
   try {
     await writeFile(mine, pid);
     await link(mine, path).catch((err: NodeJS.ErrnoException) => (NO_LINKS.has(err.code ?? '') ? writeFile(path, pid, { flag: 'wx' }) : Promise.reject(err)));
@@ -76,9 +78,7 @@ async function takeOver(path: string): Promise<void> {
  * waits for it when `wait` is given (polling), else refuses. Returns the release function.
  */
 export async function lockRepo(cacheDir: string, repo: string, wait?: LockWait): Promise<() => Promise<void>> {
-  const dir = join(cacheDir, '.locks', repoFolderName(repo));
-  const path = join(dir, 'gemma-pull.lock');
-  await mkdir(dir, { recursive: true }).catch((err: unknown) => Promise.reject(fsFailure(err, `creating ${dir}`)));
+  const path = join(cacheDir, '.locks', repoFolderName(repo), 'gemma-pull.lock');
   let waitingFor: number | undefined;
   let pollMs = FIRST_POLL_MS;
   while (!(await tryCreate(path))) {

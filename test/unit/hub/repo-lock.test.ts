@@ -48,17 +48,20 @@ test('without a wait, a lock held by a live process is refused; one of a dead pr
   }
 });
 
-test('with a wait: reported once with the owner, then taken when the owner releases it', async () => {
+test('with a wait: reported once with the owner, then taken when the owner releases it, or when gemma rm deletes the lock folder', async () => {
   const other = otherProcess();
+  const releases = [(cacheDir: string) => rm(lockFile(cacheDir)), (cacheDir: string) => rm(join(cacheDir, '.locks'), { recursive: true })];
   try {
-    const cacheDir = await heldBy(other.pid);
-    const lock = waitingLock(cacheDir);
-    await lock.waiting;
-    await rm(lockFile(cacheDir));
-    const release = await lock.locked;
-    assert.deepEqual(lock.owners, [other.pid]);
-    assert.equal(await readFile(lockFile(cacheDir), 'utf8'), String(process.pid));
-    await release();
+    for (const ownerRelease of releases) {
+      const cacheDir = await heldBy(other.pid);
+      const lock = waitingLock(cacheDir);
+      await lock.waiting;
+      await ownerRelease(cacheDir);
+      const release = await lock.locked;
+      assert.deepEqual(lock.owners, [other.pid]);
+      assert.equal(await readFile(lockFile(cacheDir), 'utf8'), String(process.pid));
+      await release();
+    }
   } finally {
     other.child.kill();
   }
