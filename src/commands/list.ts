@@ -13,9 +13,11 @@ type ListOptions = OptionValues<typeof LIST_OPTIONS>;
 function revisions(model: LocalModel): string {
   const cache = model.cache;
   if (cache === undefined) return '-';
-  const refs = Object.entries(cache.refs).map(([ref, commit]) => `${ref} ${commit.slice(0, 12)}`);
-  const unnamed = cache.snapshots.filter((c) => !Object.values(cache.refs).includes(c)).map((c) => c.slice(0, 12));
-  return [...refs, ...unnamed].join(', ') || '(no snapshot)';
+  const incomplete = `(incomplete: run gemma pull ${cache.repo} to resume)`;
+  const commit = (c: string): string => (cache.incompleteSnapshots.includes(c) ? `${c.slice(0, 12)} ${incomplete}` : c.slice(0, 12));
+  const refs = Object.entries(cache.refs).map(([ref, c]) => `${ref} ${commit(c)}`);
+  const unnamed = cache.snapshots.filter((c) => !Object.values(cache.refs).includes(c)).map(commit);
+  return [...refs, ...unnamed].join(', ') || incomplete;
 }
 
 function size(model: LocalModel): string {

@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { DownloadProgress } from '../hub/progress-events.js';
-import { formatBytes } from './progress.js';
+import { formatBytes, spinner, type Spinner } from './progress.js';
 
 export interface PullProgress {
   onProgress(event: DownloadProgress): void;
@@ -30,9 +30,14 @@ const payload = (done: number, size: number, speed: number, label: string): Reco
   done: formatBytes(done), size: formatBytes(size), speed: `${formatBytes(speed)}/s`, label: fit(label),
 });
 
-/** A cli-progress multibar on stderr: the total on top, one bar per file in flight; a no-op when not interactive. */
-export function pullProgress(enabled: boolean): PullProgress {
-  if (!enabled) return { onProgress: () => undefined, stop: () => undefined };
+type TransferEvent = Exclude<DownloadProgress, { kind: 'wait' }>;
+interface TransferBars {
+  onProgress(event: TransferEvent): void;
+  stop(): void;
+}
+
+/** A cli-progress multibar on stderr: the total on top, one bar per file in flight. */
+function transferBars(): TransferBars {
   const multi = new cliProgress.MultiBar({
     stream: process.stderr, hideCursor: true, clearOnComplete: true, etaBuffer: 100, autopadding: true,
     format: '{label} |{bar}| {percentage}% | {done}/{size} | {speed} | ETA {eta_formatted}',
@@ -49,7 +54,7 @@ export function pullProgress(enabled: boolean): PullProgress {
     totalBar.setTotal(total);
     totalBar.update(done, payload(done, total, speed(received), 'total'));
   };
-  const onProgress = (e: DownloadProgress): void => {
+  const onProgress = (e: TransferEvent): void => {
     if (e.kind === 'plan') total += e.files.reduce((sum, f) => sum + f.size, 0);
     else if (e.kind === 'start') {
       const file = files.get(e.path) ?? { bar: multi.create(e.size, 0, payload(0, e.size, 0, e.path)), done: 0, received: 0, size: e.size, speed: speedometer() };
@@ -71,4 +76,26 @@ export function pullProgress(enabled: boolean): PullProgress {
     redrawTotal();
   };
   return { onProgress, stop: () => multi.stop() };
+}
+
+/**
+ * The transfer bars, drawn from the first transfer event on, after a spinner while another gemma
+ * process holds the repo's lock; a no-op when not interactive.
+ */
+export function pullProgress(enabled: boolean): PullProgress {
+  if (!enabled) return { onProgress: () => undefined, stop: () => undefined };
+  let bars: TransferBars | undefined;
+  let waiting: Spinner | undefined;
+  return {
+    onProgress: (e) => {
+      waiting?.stop();
+      waiting = undefined;
+      if (e.kind === 'wait') waiting = spinner(true, `waiting for gemma process ${e.pid}, which is downloading this model`);
+      else (bars ??= transferBars()).onProgress(e);
+    },
+    stop: () => {
+      waiting?.stop();
+      bars?.stop();
+    },
+  };
 }

@@ -24,6 +24,9 @@ export function blobPath(cache: RepoCache, id: string): string {
   return join(cache.blobs, id);
 }
 
+/** A download in progress or interrupted, named after the blob it becomes once verified, as huggingface_hub names it. */
+export const partialPath = (cache: RepoCache, id: string): string => `${blobPath(cache, id)}.incomplete`;
+
 export function snapshotDir(cache: RepoCache, commit: string): string {
   if (!isCommitHash(commit)) throw new GemmaError(`${cache.repo}: the Hub sent an invalid commit hash ${JSON.stringify(commit.slice(0, 80))}`);
   return join(cache.snapshots, commit);

@@ -1,6 +1,7 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoCache, type RepoCache } from './cache-layout.js';
+import { snapshotComplete } from './cached-snapshot.js';
 import { isCommitHash, isRepoId } from './repo-id.js';
 
 /** A model repo in huggingface_hub's cache, whichever tool downloaded it. */
@@ -11,6 +12,10 @@ export interface CachedRepo {
   refs: Record<string, string>;
   /** Commits with a snapshot folder. */
   snapshots: string[];
+  /** Those of `snapshots` that lack config.json or a weight file: a pull that failed, was interrupted or is running. */
+  incompleteSnapshots: string[];
+  /** A pull did not finish: a snapshot is incomplete, or there is none (only partial downloads); `gemma pull` resumes it. */
+  incomplete: boolean;
   /** Complete blobs on disk. */
   bytes: number;
   /** Partial downloads (`*.incomplete`) that the next pull resumes. */
@@ -48,7 +53,10 @@ export async function scanRepo(cacheDir: string, repo: string): Promise<CachedRe
   const cache = repoCache(cacheDir, repo);
   if (!(await lstat(cache.root).then((s) => s.isDirectory(), () => false))) return undefined;
   const snapshots = (await names(cache.snapshots)).filter(isCommitHash).sort();
-  return { repo, root: cache.root, refs: await readRefs(cache), snapshots, ...(await blobBytes(cache)) };
+  const incompleteSnapshots: string[] = [];
+  for (const commit of snapshots) if (!(await snapshotComplete(join(cache.snapshots, commit)))) incompleteSnapshots.push(commit);
+  const incomplete = incompleteSnapshots.length > 0 || snapshots.length === 0;
+  return { repo, root: cache.root, refs: await readRefs(cache), snapshots, incompleteSnapshots, incomplete, ...(await blobBytes(cache)) };
 }
 
 /** Every `models--org--name` folder in the cache, sorted by repo id; other repo types and odd names are skipped. */

@@ -6,7 +6,7 @@ import { isCommitHash } from './repo-id.js';
 import { unsafePathReason } from './safe-path.js';
 
 /** Config and every weight file present: what a pull guarantees, whichever tool made the snapshot. */
-async function complete(dir: string): Promise<boolean> {
+export async function snapshotComplete(dir: string): Promise<boolean> {
   if ((await fileSize(join(dir, 'config.json'))) === undefined) return false;
   const index = await readFile(join(dir, INDEX_FILE), 'utf8').catch(() => undefined);
   if (index === undefined) return (await fileSize(join(dir, SINGLE_FILE))) !== undefined;
@@ -28,5 +28,5 @@ export async function cachedSnapshot(cache: RepoCache, revision: string): Promis
   const commit = isCommitHash(revision) ? revision : await readRef(cache, revision);
   if (commit === undefined) return undefined;
   const dir = join(cache.snapshots, commit);
-  return (await complete(dir)) ? { dir, commit } : undefined;
+  return (await snapshotComplete(dir)) ? { dir, commit } : undefined;
 }

@@ -2,7 +2,7 @@ import { mkdir, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GemmaError } from '../util/errors.js';
 import { fetchBlob } from './blob-download.js';
-import { blobPath, fileSize, linkIntoSnapshot, type RepoCache } from './cache-layout.js';
+import { blobPath, fileSize, linkIntoSnapshot, partialPath, type RepoCache } from './cache-layout.js';
 import { fsFailure } from './fs-failure.js';
 import type { RemoteFile } from './hub-api.js';
 import { hubError, type ErrorContext } from './hub-errors.js';
@@ -28,10 +28,15 @@ export interface FetchContext {
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 
+/** Bytes of the file a partial download holds that the next attempt continues from (LFS files only; small files start over). */
+async function keptBytes(ctx: FetchContext, file: RemoteFile): Promise<number> {
+  return file.lfs ? Math.min((await fileSize(partialPath(ctx.cache, file.blobId))) ?? 0, file.size) : 0;
+}
+
 /** Refuses to start what cannot finish: the bytes still to come must fit on the cache's disk. */
 async function checkSpace(ctx: FetchContext, missing: RemoteFile[]): Promise<void> {
   let need = 0;
-  for (const file of missing) need += file.size - (file.lfs ? Math.min((await fileSize(`${blobPath(ctx.cache, file.blobId)}.incomplete`)) ?? 0, file.size) : 0);
+  for (const file of missing) need += file.size - (await keptBytes(ctx, file));
   await mkdir(ctx.cache.blobs, { recursive: true }).catch((err: unknown) => Promise.reject(fsFailure(err, `creating ${ctx.cache.blobs}`)));
   const disk = await statfs(ctx.cache.blobs);
   const free = disk.bavail * disk.bsize;
@@ -61,7 +66,7 @@ export async function fetchFiles(ctx: FetchContext, files: RemoteFile[]): Promis
     try {
       bytes = await fetchBlob({ ...ctx, file, retry: { ...ctx.retry, signal } });
     } catch (err) {
-      throw hubError(err, ctx.errors, file.path);
+      throw hubError(err, ctx.errors, { file: file.path, resumable: (await keptBytes(ctx, file)) > 0 });
     }
     await linkIntoSnapshot(ctx.dir, file.path, blobPath(ctx.cache, file.blobId));
     ctx.report({ kind: 'done', path: file.path, size: file.size });

@@ -49,21 +49,24 @@ function apiFetch(ctx: ApiContext): typeof fetch {
     });
 }
 
-async function call<T>(ctx: ApiContext, run: (hubFetch: typeof fetch) => Promise<T>): Promise<T> {
+/** `what` names the request in messages: "the model info", "the file list". */
+async function call<T>(ctx: ApiContext, what: string, run: (hubFetch: typeof fetch) => Promise<T>): Promise<T> {
   try {
     return await run(apiFetch(ctx));
   } catch (err) {
     if (err instanceof SyntaxError) throw new GemmaError(`the Hub at ${ctx.http.endpoint} sent an answer that is not JSON`);
     // Left for the caller, which may fall back to the cached copy.
     if (err instanceof UnreachableError) throw err;
-    throw hubError(err, ctx.errors);
+    throw hubError(err, ctx.errors, { api: what });
   }
 }
+
+export const MODEL_INFO = 'the model info';
 
 /** The commit a branch, tag or commit names, and whether the repo is gated. */
 export async function resolveCommit(ctx: ApiContext): Promise<{ commit: string; gated: boolean }> {
   const { repo, revision } = ctx.errors;
-  const info = await call(ctx, (fetch) =>
+  const info = await call(ctx, MODEL_INFO, (fetch) =>
     modelInfo({ name: repo, revision, hubUrl: ctx.http.endpoint, accessToken: ctx.http.token, additionalFields: ['sha'], fetch }),
   );
   if (typeof info.sha !== 'string' || !isCommitHash(info.sha)) throw new GemmaError(`the Hub sent no valid commit hash for ${repo}@${revision}`);
@@ -83,7 +86,7 @@ function remoteFile(entry: ListFileEntry, repo: string): RemoteFile {
 /** Files at the top of the repo at `commit` (gemma needs nothing from subfolders). */
 export async function listRootFiles(ctx: ApiContext, commit: string): Promise<RemoteFile[]> {
   const repo = ctx.errors.repo;
-  return call(ctx, async (fetch) => {
+  return call(ctx, 'the file list', async (fetch) => {
     const files: RemoteFile[] = [];
     for await (const entry of listFiles({ repo: { type: 'model', name: repo }, revision: commit, hubUrl: ctx.http.endpoint, accessToken: ctx.http.token, fetch })) {
       if (entry?.type === 'file') files.push(remoteFile(entry, repo));

@@ -6,7 +6,7 @@ import { repoCache, snapshotDir, writeRef, type RepoCache } from './cache-layout
 import { cachedSnapshot } from './cached-snapshot.js';
 import { fetchFiles, removeStaleParts, type FetchContext } from './fetch-files.js';
 import { firstFiles, shardsOf } from './file-plan.js';
-import { listRootFiles, resolveCommit, type ApiContext } from './hub-api.js';
+import { listRootFiles, MODEL_INFO, resolveCommit, type ApiContext } from './hub-api.js';
 import { hubError } from './hub-errors.js';
 import { UnreachableError } from './http.js';
 import type { DownloadProgress } from './progress-events.js';
@@ -26,7 +26,7 @@ export interface SnapshotOptions {
   /** Use the cache only (as HF_HUB_OFFLINE=1 does). */
   offline?: boolean;
   onProgress?: (event: DownloadProgress) => void;
-  /** Aborting rejects with the signal's reason; partial downloads stay and resume next time. */
+  /** Aborting (also while waiting for another gemma pull of the repo) rejects with the signal's reason; partial downloads stay and resume next time. */
   signal?: AbortSignal;
 }
 
@@ -86,11 +86,11 @@ export async function pullSnapshot(repo: string, options: SnapshotOptions, setti
   } catch (err) {
     const cached = err instanceof UnreachableError ? await cachedSnapshot(cache, revision) : undefined;
     if (cached !== undefined) return { ...cached, downloadedBytes: 0, fromCache: true };
-    throw hubError(err, errors);
+    throw hubError(err, errors, { api: MODEL_INFO });
   }
   const report = options.onProgress ?? ((): void => undefined);
   const ctx: FetchContext = { http, cache, commit, dir: snapshotDir(cache, commit), retry, idleTimeoutMs: settings.idleTimeoutMs, errors, report };
-  const release = await lockRepo(settings.cacheDir, repo);
+  const release = await lockRepo(settings.cacheDir, repo, { onWait: (pid) => report({ kind: 'wait', pid }), signal: options.signal });
   try {
     return await download(api, ctx, revision);
   } finally {

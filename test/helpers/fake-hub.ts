@@ -14,9 +14,10 @@ import { gzipSync } from 'node:zlib';
 
 export interface HubFile { path: string; content: Buffer; lfs: boolean; sha256: string; oid: string }
 interface ActiveFault extends Fault { handle: FaultHandle; gate: Promise<void>; reached: () => void }
-interface Repo { gated: boolean; rawListing: boolean; grants: Set<string>; branches: Map<string, string>; commits: Map<string, HubFile[]> }
+interface Repo { gated: boolean; rawListing: boolean; listedSizes: Record<string, number>; grants: Set<string>; branches: Map<string, string>; commits: Map<string, HubFile[]> }
 
-export type FaultKind = 'cut' | 'stall' | 'corrupt' | 'ignore-range' | 'error-503' | 'wrong-etag';
+export type FaultKind = 'cut' | 'stall' | 'corrupt' | 'ignore-range' | 'error-503' | 'wrong-etag' | 'api-500';
+/** `path` is the file, or for 'api-500' the API route: 'revision' (model info) or 'tree' (file list). */
 export interface Fault { path: string; kind: FaultKind; after?: number; times?: number }
 export interface FaultHandle { hits: number; stalled: Promise<void>; release(): void }
 export interface Logged { server: 'hub' | 'cdn'; path: string; range?: string; authorization?: string }
@@ -49,8 +50,9 @@ export class FakeHub {
   get url(): string { return `http://127.0.0.1:${(this.hub.address() as AddressInfo).port}`; }
   private get cdnUrl(): string { return `http://127.0.0.1:${(this.cdn.address() as AddressInfo).port}`; }
 
-  addRepo(id: string, files: Record<string, Buffer>, opts: { gated?: boolean; rawListing?: boolean } = {}): string {
-    this.repos.set(id, { gated: opts.gated ?? false, rawListing: opts.rawListing ?? false, grants: new Set(), branches: new Map(), commits: new Map() });
+  /** `listedSizes`: sizes the listing and X-Linked-Size give instead of the true ones, as a lying server would. */
+  addRepo(id: string, files: Record<string, Buffer>, opts: { gated?: boolean; rawListing?: boolean; listedSizes?: Record<string, number> } = {}): string {
+    this.repos.set(id, { gated: opts.gated ?? false, rawListing: opts.rawListing ?? false, listedSizes: opts.listedSizes ?? {}, grants: new Set(), branches: new Map(), commits: new Map() });
     return this.push(id, files);
   }
 
@@ -117,6 +119,7 @@ export class FakeHub {
     const url = new URL(q.url ?? '/', this.url);
     const p = url.pathname;
     let m: RegExpExecArray | null;
+    if ((m = /^\/api\/models\/[^/]+\/[^/]+\/(revision|tree)\//.exec(p)) && this.takeFault(m[1]!, ['api-500'])) return this.fail(s, 500, 'InternalServerError');
     if ((m = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(p))) return this.info(q, s, m[1]!, decodeURIComponent(m[2]!));
     if ((m = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(p))) return this.tree(q, s, m[1]!, m[2]!, url);
     if ((m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(p))) return this.resolve(q, s, m[1]!, decodeURIComponent(m[2]!), m[3]!);
@@ -143,9 +146,10 @@ export class FakeHub {
       ...[...new Set(files.filter((f) => f.path.includes('/')).map((f) => f.path.split('/')[0]!))].map((d) => ({ dir: d })),
     ];
     const cursor = Number(url.searchParams.get('cursor') ?? 0);
+    const size = (f: HubFile): number => ok.repo.listedSizes[f.path] ?? f.content.length;
     const page = entries.slice(cursor, cursor + TREE_PAGE).map((f) => ('dir' in f
       ? { type: 'directory', oid: sha('sha1', f.dir), size: 0, path: f.dir }
-      : { type: 'file', oid: f.oid, size: f.content.length, path: f.path, ...(f.lfs ? { lfs: { oid: f.sha256, size: f.content.length, pointerSize: 134 } } : {}) }));
+      : { type: 'file', oid: f.oid, size: size(f), path: f.path, ...(f.lfs ? { lfs: { oid: f.sha256, size: size(f), pointerSize: 134 } } : {}) }));
     url.searchParams.set('cursor', String(cursor + TREE_PAGE));
     const next = cursor + TREE_PAGE < entries.length ? `<${url}>; rel="next"` : undefined;
     s.writeHead(200, { 'content-type': 'application/json', ...(next ? { link: next } : {}) }).end(JSON.stringify(page));
@@ -163,7 +167,7 @@ export class FakeHub {
     const etag = this.takeFault(path, ['wrong-etag']) ? sha('sha256', 'other') : file.sha256;
     s.writeHead(302, {
       location: `${this.cdnUrl}/lfs/${file.sha256}?name=${encodeURIComponent(path)}&X-Amz-Signature=fake`,
-      'x-linked-etag': `"${etag}"`, 'x-linked-size': String(file.content.length), 'x-repo-commit': ok.commit,
+      'x-linked-etag': `"${etag}"`, 'x-linked-size': String(ok.repo.listedSizes[path] ?? file.content.length), 'x-repo-commit': ok.commit,
     }).end();
   }
 

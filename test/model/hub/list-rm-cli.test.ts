@@ -100,6 +100,35 @@ describe('gemma list and gemma rm', () => {
     assert.match(r.stderr, new RegExp(`being downloaded by another gemma process \\(pid ${process.pid}\\)`));
     assert.ok(await exists(join(h.cacheDir, 'models--google--gemma-2-2b-it', 'snapshots', commit)));
   });
+
+  test('a snapshot lacking a weight file, or only partial downloads, is marked incomplete until a pull completes it', async () => {
+    const own = await hubHome('list-incomplete', hub.url);
+    type Listed = { name: string; cache: { incomplete: boolean; incompleteSnapshots: string[] } };
+    const listJson = async (): Promise<Listed[]> => JSON.parse((await gemma(['list', '--json'], own.env)).stdout) as Listed[];
+    try {
+      hub.fault({ path: 'model-00002-of-00003.safetensors', kind: 'corrupt', times: 1 });
+      assert.equal((await gemma(['pull', REPO], own.env)).code, 1);
+      const partial = join(own.cacheDir, 'models--google--partial', 'blobs');
+      await mkdir(partial, { recursive: true });
+      await writeFile(join(partial, `${'b'.repeat(64)}.incomplete`), Buffer.alloc(2000));
+      const r = await gemma(['list'], own.env);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trimEnd().split('\n');
+      assert.match(lines[1]!, new RegExp(`^google/gemma-2-2b-it\\s+${commit.slice(0, 12)} \\(incomplete: run gemma pull google/gemma-2-2b-it to resume\\)\\s+\\d`));
+      assert.match(lines[2]!, /^google\/partial\s+\(incomplete: run gemma pull google\/partial to resume\)\s+0 B \(\+2\.0 KB partial\)\s+-$/);
+      assert.deepEqual((await listJson()).map((m) => [m.name, m.cache.incomplete, m.cache.incompleteSnapshots]), [
+        [REPO, true, [commit]],
+        ['google/partial', true, []],
+      ]);
+      assert.equal((await gemma(['pull', REPO], own.env)).code, 0);
+      assert.match((await gemma(['list'], own.env)).stdout, new RegExp(`\\ngoogle/gemma-2-2b-it\\s+main ${commit.slice(0, 12)}\\s+6\\.0 MB\\s+-\\n`));
+      const pulled = (await listJson())[0]!.cache;
+      assert.equal(pulled.incomplete, false);
+      assert.deepEqual(pulled.incompleteSnapshots, []);
+    } finally {
+      await rm(own.root, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('gemma list and gemma rm: what killed conversions left', () => {

@@ -3,8 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { finished, gemma, startGemma, type CliResult } from '../../helpers/cli.js';
+import { finished, gemma, GEMMA_BIN, startGemma, type CliResult } from '../../helpers/cli.js';
 import { FakeHub, hubFile } from '../../helpers/fake-hub.js';
+import { Terminal } from '../../helpers/pty.js';
 import { allFileContents, hubHome, REPO, SHARD, TOKEN, WANTED, type HubHome, hubWithGatedRepo } from './fixture.js';
 
 const ONE_LINE_ERROR = /^gemma: error: [^\n]+\n$/;
@@ -115,6 +116,58 @@ describe('gemma pull (CLI against the fake Hub)', () => {
     assert.equal(r.code, 130);
     assert.equal(r.stderr, 'gemma: error: interrupted: partial downloads are kept and resume on the next pull\n');
     assert.ok((await readdir(blobs(h))).includes(`${shardId()}.incomplete`));
+  });
+
+  /** A first pull stalled in the middle of the shard, holding the repo's lock. */
+  async function stalledPull(h: HubHome, args: string[] = []): Promise<{ pid: number; release: () => Promise<CliResult> }> {
+    const stall = hub.fault({ path: SHARD, kind: 'stall', after: 300_000, times: 1 });
+    const child = startGemma(['pull', REPO, ...args], h.env);
+    const done = finished(child);
+    await stall.stalled;
+    return { pid: child.pid!, release: () => (stall.release(), done) };
+  }
+  const waiter = (h: HubHome): Terminal => new Terminal([process.execPath, GEMMA_BIN, 'pull', REPO].join(' '), h.env);
+  const WAITING = /waiting for gemma process (\d+), which is downloading this model/;
+  const infoRequests = (): number => hub.requests.filter((q) => q.path.startsWith(`/api/models/${REPO}/revision/`)).length;
+
+  test('a second pull of a repo being pulled waits for it with a spinner on a terminal, then uses its download', async () => {
+    const h = await home();
+    const first = await stalledPull(h);
+    const term = waiter(h);
+    await term.waitFor(WAITING);
+    assert.equal(Number(WAITING.exec(term.output)![1]), first.pid);
+    assert.equal((await first.release()).code, 0);
+    assert.equal(await term.exited, 0, term.output);
+    assert.match(term.output, /google\/gemma-2-2b-it@main \(commit [0-9a-f]{12}\): already up to date/);
+  });
+
+  test('three pulls of one repo at once on a fresh cache, piped: all succeed, the waiting ones silently, every file transferred once', async () => {
+    const h = await home();
+    const served = hub.bytesServed;
+    const first = await stalledPull(h, ['--json']);
+    const asked = infoRequests();
+    const others = [0, 1].map(() => finished(startGemma(['pull', REPO, '--json'], h.env)));
+    await until(async () => infoRequests() === asked + 2);
+    const runs = [await first.release(), ...(await Promise.all(others))];
+    for (const r of runs) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, '');
+    }
+    const wanted = WANTED.reduce((sum, f) => sum + files[f]!.length, 0);
+    assert.deepEqual(runs.map((r) => (JSON.parse(r.stdout) as { downloadedBytes: number }).downloadedBytes), [wanted, 0, 0]);
+    assert.equal(hub.bytesServed - served, wanted);
+  });
+
+  test('Ctrl-C while waiting for another pull: one line, exit 130, the other pull unaffected', async () => {
+    const h = await home();
+    const first = await stalledPull(h);
+    const term = waiter(h);
+    await term.waitFor(WAITING);
+    term.type('\x03');
+    assert.equal(await term.exited, 130, term.output);
+    assert.match(term.output, /gemma: error: interrupted: partial downloads are kept and resume on the next pull/);
+    const r = await first.release();
+    assert.equal(r.code, 0, r.stderr);
   });
 
   test('HF_HUB_OFFLINE: a clear error without a cached copy, the cached copy without a request', async () => {

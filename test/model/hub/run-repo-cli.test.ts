@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { rm, stat } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { gemma } from '../../helpers/cli.js';
+import { gemma, GEMMA_BIN } from '../../helpers/cli.js';
 import { FakeHub } from '../../helpers/fake-hub.js';
+import { Terminal } from '../../helpers/pty.js';
 import { hubHome, REPO, repoFiles, type HubHome } from './fixture.js';
 
 describe('gemma run <repo id>: pull, convert and answer in one go, through the fake Hub', () => {
@@ -39,5 +41,19 @@ describe('gemma run <repo id>: pull, convert and answer in one go, through the f
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /int4-b64-asym/);
     assert.ok(list.stdout.includes(REPO));
+  });
+
+  test('while another gemma process pulls the repo, run waits for it with a spinner, then answers', async () => {
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+    const exited = new Promise((ok) => other.on('exit', ok));
+    const locks = join(home.cacheDir, '.locks', 'models--google--gemma-2-2b-it');
+    await mkdir(locks, { recursive: true });
+    await writeFile(join(locks, 'gemma-pull.lock'), String(other.pid));
+    const term = new Terminal([process.execPath, GEMMA_BIN, 'run', REPO, '-p', 'Hello', '-n', '2', '--temp', '0'].join(' '), home.env);
+    await term.waitFor(new RegExp(`waiting for gemma process ${other.pid}, which is downloading this model`));
+    other.kill('SIGKILL');
+    await exited;
+    assert.equal(await term.exited, 0, term.output);
+    assert.deepEqual(await readdir(locks), [], 'the dead process\'s lock was taken over and released');
   });
 });

@@ -3,7 +3,7 @@ import { copyFile, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promis
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { pullSnapshot } from '../../../src/hub/snapshot.js';
+import { pullSnapshot, type DownloadProgress } from '../../../src/hub/snapshot.js';
 import { FakeHub, hubFile } from '../../helpers/fake-hub.js';
 import { allPaths, hubHome, REPO, TOKEN, WANTED, type HubHome, hubWithGatedRepo } from './fixture.js';
 
@@ -124,14 +124,21 @@ describe('pullSnapshot: access, offline use, untrusted names, other tools\' cach
     assert.equal(hub.bytesServed, served);
   });
 
-  test('one pull per repo at a time; a lock left by a dead process is taken over', async () => {
+  test('one pull per repo at a time: another waits for the lock (reported, nothing fetched meanwhile), then pulls; a dead owner\'s lock is taken over', async () => {
     const h = await home();
     const locks = join(h.cacheDir, '.locks', 'models--google--gemma-2-2b-it');
     await mkdir(locks, { recursive: true });
     await writeFile(join(locks, 'gemma-pull.lock'), String(process.ppid));
-    await assert.rejects(pullSnapshot(REPO, {}, h.settings), new RegExp(`being downloaded by another gemma process \\(pid ${process.ppid}\\)`));
+    let waiting = (): void => undefined;
+    const waited = new Promise<void>((ok) => (waiting = ok));
+    const events: DownloadProgress[] = [];
+    const pulled = pullSnapshot(REPO, { onProgress: (e) => (events.push(e), e.kind === 'wait' && waiting()) }, h.settings);
+    await waited;
+    assert.deepEqual(events, [{ kind: 'wait', pid: process.ppid }], 'nothing fetched while waiting');
+    await rm(join(locks, 'gemma-pull.lock'));
+    assert.equal((await pulled).downloadedBytes, WANTED.reduce((sum, f) => sum + files[f]!.length, 0));
     await writeFile(join(locks, 'gemma-pull.lock'), '999999999');
-    await pullSnapshot(REPO, {}, h.settings);
+    assert.equal((await pullSnapshot(REPO, {}, h.settings)).downloadedBytes, 0);
     assert.deepEqual(await readdir(locks), [], 'the lock is released');
   });
 });

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { scanCacheDir } from '@huggingface/hub';
 import { openCheckpoint } from '../../../src/checkpoint/checkpoint.js';
 import { pullSnapshot, type DownloadProgress } from '../../../src/hub/snapshot.js';
-import { FakeHub, hubFile } from '../../helpers/fake-hub.js';
+import { FakeHub, hubFile, type Fault } from '../../helpers/fake-hub.js';
 import { allPaths, hubHome, REPO, repoFiles, SHARD, WANTED, type HubHome } from './fixture.js';
 
 const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
@@ -140,6 +140,38 @@ describe('pullSnapshot against the fake Hub', () => {
     assert.ok(events.some((e) => e.kind === 'start' && e.offset === 50_000));
     assert.ok(events.some((e) => e.kind === 'restart' && /did not verify/.test(e.reason)));
     assert.ok((await readFile(join(repoRoot(h), 'blobs', id))).equals(files[SHARD]!));
+  });
+
+  test('a request that keeps failing: "resume" only for a transfer that kept bytes, never for an API call or a file that kept none', async () => {
+    const h = await home();
+    const failing = async (fault: Fault, message: RegExp): Promise<void> => {
+      hub.fault(fault);
+      try {
+        await assert.rejects(pullSnapshot(REPO, {}, h.settings), message);
+      } finally {
+        hub.clearFaults();
+      }
+    };
+    const root = hub.url.replace(/[.]/g, '\\.');
+    await failing({ path: 'revision', kind: 'api-500' }, new RegExp(`^GemmaError: the Hub at ${root} kept failing \\(HTTP 500\\) on the request for the model info of google/gemma-2-2b-it: it may be down or overloaded; try again later$`));
+    await failing({ path: 'tree', kind: 'api-500' }, new RegExp(`^GemmaError: the Hub at ${root} kept failing \\(HTTP 500\\) on the request for the file list of google/gemma-2-2b-it: it may be down or overloaded; try again later$`));
+    await failing({ path: 'config.json', kind: 'error-503' }, /^GemmaError: config\.json: the download kept failing \(HTTP 503\); try again later$/);
+    await failing({ path: SHARD, kind: 'cut', after: 100_000 }, new RegExp(`^GemmaError: ${SHARD}: the transfer kept failing \\([^)]+\\); the bytes received are kept: run the same command again to resume$`));
+    const partial = (await stat(join(repoRoot(h), 'blobs', `${shardOf(SHARD).sha256}.incomplete`))).size;
+    assert.ok(partial > 0 && partial < files[SHARD]!.length, String(partial));
+  });
+
+  test('a file longer than its listing says is cut off and deleted by the size check alone (its sha256 is that of the longer body)', async () => {
+    const h = await home();
+    const listed = files[SHARD]!.length;
+    const longer = Buffer.concat([files[SHARD]!, Buffer.alloc(5000, 1)]);
+    hub.addRepo('google/longer', { ...files, [SHARD]: longer }, { listedSizes: { [SHARD]: listed } });
+    const id = hubFile(SHARD, longer).sha256;
+    const start = hub.requests.length;
+    await assert.rejects(pullSnapshot('google/longer', {}, h.settings), new RegExp(`^GemmaError: ${SHARD}: the Hub sent more than the ${listed} bytes its listing gives; the download was deleted$`));
+    assert.equal(hub.requests.slice(start).filter((r) => r.server === 'cdn' && r.path.includes(id)).length, 1, 'refused, not retried');
+    const blobs = await allPaths(join(h.cacheDir, 'models--google--longer', 'blobs'));
+    assert.ok(!blobs.some((n) => n.startsWith(id)), blobs.join());
   });
 
   test('a Hub answer that contradicts the listing stops the pull without touching the partial file', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { contentHash } from '../../../src/hub/content-hash.js';
 import { HttpStatusError, TransientError, UnreachableError } from '../../../src/hub/http.js';
-import { hubError, statusMessage, type ErrorContext } from '../../../src/hub/hub-errors.js';
+import { hubError, statusMessage, type ErrorContext, type FailedRequest } from '../../../src/hub/hub-errors.js';
 import { runPool } from '../../../src/hub/pool.js';
 import { withRetries, type RetryPolicy } from '../../../src/hub/retry.js';
 
@@ -79,15 +79,21 @@ test('HTTP failures become messages a user can act on, naming the repo and never
     [new HttpStatusError(401, 'RepoNotFound'), ctx(), /google\/gemma-2-2b-it not found on https:\/\/hub.example, or it is private/],
     [new HttpStatusError(404, 'RepoNotFound'), ctx('hf_secretTOKEN123'), /not found on https:\/\/hub.example, or the token from --token has no access/],
     [new HttpStatusError(404, 'RevisionNotFound'), ctx(), /revision "main" not found in google\/gemma-2-2b-it/],
-    [new HttpStatusError(418, undefined), ctx(), /the Hub answered HTTP 418 for google\/gemma-2-2b-it/],
+    [new HttpStatusError(418, undefined), ctx(), /^the Hub answered HTTP 418 for the request for the model info of google\/gemma-2-2b-it$/],
   ];
   for (const [err, c, message] of cases) {
-    const text = statusMessage(err, c);
+    const text = statusMessage(err, c, { api: 'the model info' });
     assert.match(text, message);
     assert.ok(!text.includes('secret'));
   }
-  assert.match((hubError(new UnreachableError('ECONNREFUSED'), ctx()) as Error).message, /cannot reach the Hub at https:\/\/hub.example.*HF_HUB_OFFLINE=1/);
-  assert.match((hubError(new TransientError('HTTP 503'), ctx(), 'model.safetensors') as Error).message, /model.safetensors: the transfer kept failing \(HTTP 503\); run the same command again to resume/);
+  assert.match((hubError(new UnreachableError('ECONNREFUSED'), ctx(), { api: 'the model info' }) as Error).message, /cannot reach the Hub at https:\/\/hub.example.*HF_HUB_OFFLINE=1/);
   const bug = new TypeError('bug');
-  assert.equal(hubError(bug, ctx()), bug);
+  assert.equal(hubError(bug, ctx(), { api: 'the model info' }), bug);
+});
+
+test('a failure that retries did not cure says "resume" only for a transfer that kept bytes', () => {
+  const message = (request: FailedRequest): string => (hubError(new TransientError('HTTP 503'), ctx(), request) as Error).message;
+  assert.equal(message({ api: 'the file list' }), 'the Hub at https://hub.example kept failing (HTTP 503) on the request for the file list of google/gemma-2-2b-it: it may be down or overloaded; try again later');
+  assert.equal(message({ file: 'model.safetensors', resumable: true }), 'model.safetensors: the transfer kept failing (HTTP 503); the bytes received are kept: run the same command again to resume');
+  assert.equal(message({ file: 'config.json', resumable: false }), 'config.json: the download kept failing (HTTP 503); try again later');
 });
