@@ -5,6 +5,7 @@ import { buildGemma2Stage } from '../onnx/gemma2-graph.js';
 import { ExternalDataWriter } from '../onnx/external-data.js';
 import { GraphBuilder } from '../onnx/graph-builder.js';
 import { defaultStages, planStages, type StagePlan } from '../onnx/stages.js';
+import { readGenerationDefaults } from '../runtime/generation-config.js';
 import { encodeTables, TABLES_FILE } from '../tokenizer/tables-file.js';
 import { readTokenizerConfig, tablesFromFolder } from '../tokenizer/tokenizer-files.js';
 import { describeFsError, GemmaError } from '../util/errors.js';
@@ -164,6 +165,8 @@ export async function exportModel(req: ExportRequest): Promise<ExportResult> {
   const tmp = join(dirname(req.outDir), `.${basename(req.outDir)}.tmp-${process.pid}`);
   try {
     validateFormat(req.format, checkpoint);
+    // Refused here rather than when the export is first run, which would name the export's copy.
+    await readGenerationDefaults(req.checkpointDir, checkpoint.spec.config);
     const stages = stagesFor(req, checkpoint);
     await checkTarget(req.outDir);
     await mkdir(tmp, { recursive: true }).catch((err: unknown) => {

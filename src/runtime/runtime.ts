@@ -67,7 +67,7 @@ export async function loadEngine(dir: string, options: EngineLoadOptions): Promi
 }
 
 export async function chatRuntime(dir: string, engine: EngineLike, tokenizer: GemmaTokenizer, system?: string): Promise<ChatRuntime> {
-  const defaults = await readGenerationDefaults(dir, engine.spec.config.eos_token_id);
+  const defaults = await readGenerationDefaults(dir, engine.spec.config);
   const endOfTurn = tokenizer.idOf('<end_of_turn>');
   const stopIds = new Set([...defaults.eosTokenIds, ...(endOfTurn !== undefined ? [endOfTurn] : [])]);
   return { engine, tokenizer, defaults, stopIds, chat: new ChatSession(engine, tokenizer, stopIds, system) };

@@ -2,6 +2,7 @@ import { variantName } from '../../quantize/precision.js';
 import type { TurnOptions, TurnResult } from '../chat-session.js';
 import type { Engine } from '../engine.js';
 import { chatRuntime, type ChatRuntime, type RuntimeOptions } from '../runtime.js';
+import { NonFiniteLogitsError } from '../sampler.js';
 import { loadTokenizer } from '../tokenizer.js';
 import type { RuntimeInfo } from './protocol.js';
 import { openWorkerEngine } from './remote-stage.js';
@@ -17,7 +18,7 @@ export type WireTurnOptions = Omit<TurnOptions, 'onText' | 'interrupted'>;
 export class RemoteRuntime {
   private stop = false;
 
-  private constructor(private readonly engine: Engine, private readonly runtime: ChatRuntime) {}
+  private constructor(private readonly dir: string, private readonly engine: Engine, private readonly runtime: ChatRuntime) {}
 
   static async open(dir: string, options: RuntimeOptions): Promise<{ runtime: RemoteRuntime; info: RuntimeInfo }> {
     const started = performance.now();
@@ -28,7 +29,7 @@ export class RemoteRuntime {
     try {
       const loaded = await tokenizer;
       if (loaded instanceof Error) throw loaded;
-      const runtime = new RemoteRuntime(engine, await chatRuntime(dir, engine, loaded, options.system));
+      const runtime = new RemoteRuntime(dir, engine, await chatRuntime(dir, engine, loaded, options.system));
       const info: RuntimeInfo = {
         ctxSize: engine.options.ctxSize, defaults: runtime.runtime.defaults, hasTemplate: runtime.runtime.chat.hasTemplate,
         source: engine.manifest.source.label, variant: variantName(engine.manifest.weights), loadMs: performance.now() - started,
@@ -46,11 +47,20 @@ export class RemoteRuntime {
   }
 
   chat(text: string, turn: WireTurnOptions, onText: (piece: string) => void): Promise<TurnResult> {
-    return this.runtime.chat.chat(text, this.turn(turn, onText));
+    return this.named(this.runtime.chat.chat(text, this.turn(turn, onText)));
   }
 
   complete(text: string, turn: WireTurnOptions, onText: (piece: string) => void): Promise<TurnResult> {
-    return this.runtime.chat.complete(text, this.turn(turn, onText));
+    return this.named(this.runtime.chat.complete(text, this.turn(turn, onText)));
+  }
+
+  private async named(result: Promise<TurnResult>): Promise<TurnResult> {
+    try {
+      return await result;
+    } catch (err) {
+      // The sampler cannot know which export it samples from; this names the damaged one.
+      throw err instanceof NonFiniteLogitsError ? new NonFiniteLogitsError(`the model in ${this.dir}`) : err;
+    }
   }
 
   async reset(): Promise<void> {
