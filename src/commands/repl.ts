@@ -1,7 +1,6 @@
 import { createInterface } from 'node:readline';
-import type { TurnResult } from '../runtime/chat-session.js';
 import type { RuntimeInfo } from '../runtime/worker/protocol.js';
-import type { RemoteRuntime, WireTurnOptions } from '../runtime/worker/remote-runtime.js';
+import type { RanTurn, RemoteRuntime, WireTurnOptions } from '../runtime/worker/remote-runtime.js';
 import { notices, statsLine } from './turn-report.js';
 
 const HELP = '/reset  start a new conversation\n/stats  timings of the last answer\n/exit   quit (or Ctrl-D)\nCtrl-C stops an answer; at the prompt, Ctrl-C twice quits.';
@@ -12,7 +11,7 @@ export async function repl(runtime: RemoteRuntime, info: RuntimeInfo, turn: () =
   const say = (text: string): void => void process.stdout.write(`${text}\n`);
   let busy = false;
   let armed = false;
-  let last: TurnResult | undefined;
+  let last: RanTurn | undefined;
   rl.on('SIGINT', () => {
     if (busy) return runtime.interrupt();
     if (armed) return rl.close();

@@ -10,6 +10,9 @@ import { openWorkerEngine } from './remote-stage.js';
 /** Turn options as commands give them: the text callback and the interrupt flag belong to the runtime. */
 export type WireTurnOptions = Omit<TurnOptions, 'onText' | 'interrupted'>;
 
+/** A turn's result with the options it ran with: the sampling and seed that reproduce it. */
+export type RanTurn = TurnResult & WireTurnOptions;
+
 /**
  * `gemma run`'s runtime: the engine's stages in worker threads, the tokenizer and the chat
  * on this one. The tokenizer loads here while the workers load the sessions, and
@@ -46,17 +49,17 @@ export class RemoteRuntime {
     return { ...options, onText, interrupted: () => this.stop };
   }
 
-  chat(text: string, turn: WireTurnOptions, onText: (piece: string) => void): Promise<TurnResult> {
-    return this.named(this.runtime.chat.chat(text, this.turn(turn, onText)));
+  chat(text: string, turn: WireTurnOptions, onText: (piece: string) => void): Promise<RanTurn> {
+    return this.ran(this.runtime.chat.chat(text, this.turn(turn, onText)), turn);
   }
 
-  complete(text: string, turn: WireTurnOptions, onText: (piece: string) => void): Promise<TurnResult> {
-    return this.named(this.runtime.chat.complete(text, this.turn(turn, onText)));
+  complete(text: string, turn: WireTurnOptions, onText: (piece: string) => void): Promise<RanTurn> {
+    return this.ran(this.runtime.chat.complete(text, this.turn(turn, onText)), turn);
   }
 
-  private async named(result: Promise<TurnResult>): Promise<TurnResult> {
+  private async ran(result: Promise<TurnResult>, turn: WireTurnOptions): Promise<RanTurn> {
     try {
-      return await result;
+      return { ...(await result), ...turn };
     } catch (err) {
       // The sampler cannot know which export it samples from; this names the damaged one.
       throw err instanceof NonFiniteLogitsError ? new NonFiniteLogitsError(`the model in ${this.dir}`) : err;
