@@ -4,6 +4,7 @@ import { deriveSpec, type Gemma2Config } from './config.js';
 import { writeSafetensors, type TensorSpec } from './safetensors-writer.js';
 import { EMBED_TOKENS, expectedTensors } from './tensor-names.js';
 import type { FloatDtype } from './safetensors.js';
+import { describeFsError } from '../util/errors.js';
 import { fillUniform, hashString, rng } from '../util/random.js';
 import { GENERATION_CONFIG, INDEX_FILE, SINGLE_FILE, TOKENIZER_FILES } from './checkpoint.js';
 
@@ -96,9 +97,9 @@ export async function generateRandomCheckpoint(dir: string, options: RandomCheck
   const spec = deriveSpec(options.config, []);
   const tensors = [...expectedTensors(spec)].map(([name, shape]): TensorSpec => ({ name, shape, dtype: options.dtype }));
   const tmp = `${dir}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
   try {
+    await rm(tmp, { recursive: true, force: true });
+    await mkdir(tmp, { recursive: true });
     await writeMetadata(tmp, options);
     const shards = shardTensors(tensors, options.shards);
     const names = shards.length === 1 ? [SINGLE_FILE] : shards.map((_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`);
@@ -114,7 +115,7 @@ export async function generateRandomCheckpoint(dir: string, options: RandomCheck
     await rm(dir, { recursive: true, force: true });
     await rename(tmp, dir);
   } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
+    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    throw describeFsError(err, `cannot write the checkpoint ${dir}`);
   }
 }

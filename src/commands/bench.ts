@@ -8,6 +8,7 @@ import { variantName } from '../quantize/precision.js';
 import { GemmaError } from '../util/errors.js';
 import { BENCH_OPTIONS } from './bench-options.js';
 import { toCsv, toJson, toMarkdown, type BenchReport } from './bench-report.js';
+import { MODEL_ARGUMENT } from './model-argument.js';
 import { commandWithArgument, type OptionValues } from './option-defs.js';
 import { interactive, spinner } from './progress.js';
 import { cudaReadiness } from '../cuda/provider-status.js';
@@ -63,5 +64,5 @@ async function bench(model: string, o: BenchOptions): Promise<void> {
 }
 
 export function benchCommand(): Command {
-  return commandWithArgument('bench', 'prompt-processing (ppN) and generation (tgN) throughput, as llama-bench measures it', ['<model>', 'an export folder, a Hugging Face checkpoint folder or tiny-random'], BENCH_OPTIONS, bench);
+  return commandWithArgument('bench', 'prompt-processing (ppN) and generation (tgN) throughput, as llama-bench measures it', MODEL_ARGUMENT, BENCH_OPTIONS, bench);
 }

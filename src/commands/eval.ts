@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { perplexity, SCORING_CHUNK } from '../runtime/perplexity.js';
 import { openRuntime } from '../runtime/runtime.js';
 import { GemmaError } from '../util/errors.js';
+import { MODEL_ARGUMENT } from './model-argument.js';
 import { commandWithArgument, flag, text, type OptionValues } from './option-defs.js';
 import { byteBar, interactive, spinner } from './progress.js';
 import { cudaReadiness } from '../cuda/provider-status.js';
@@ -42,5 +43,5 @@ async function evaluate(model: string, o: EvalOptions): Promise<void> {
 }
 
 export function evalCommand(): Command {
-  return commandWithArgument('eval', 'perplexity of a model on a text file, as llama-perplexity computes it (compare precisions on the same text)', ['<model>', 'an export folder, a Hugging Face checkpoint folder or tiny-random'], EVAL_OPTIONS, evaluate);
+  return commandWithArgument('eval', 'perplexity of a model on a text file, as llama-perplexity computes it (compare precisions on the same text)', MODEL_ARGUMENT, EVAL_OPTIONS, evaluate);
 }

@@ -70,6 +70,12 @@ export function text(flags: string, description: string): OptionDef<string | und
 export const inRange = (min: number, max: number) => (n: number): string | undefined =>
   n < min || n > max ? `must be from ${min} to ${max}` : undefined;
 
+/** `check`, but `value` is also accepted: llama.cpp's -1 and 0 for "random" and "the model's size". */
+export const orExactly = (value: number, check: (n: number) => string | undefined) => (n: number): string | undefined => {
+  const problem = n === value ? undefined : check(n);
+  return problem === undefined ? undefined : `${problem}, or ${value}`;
+};
+
 export const powerOfTwo = (min: number, max: number) => (n: number): string | undefined =>
   n < min || n > max || (n & (n - 1)) !== 0 ? `must be a power of two from ${min} to ${max}` : undefined;
 

@@ -4,6 +4,7 @@ import { exportModel, type ExportResult } from '../quantize/export.js';
 import { defaultAccuracyLevel, defaultLayout, variantName, type WeightFormat } from '../quantize/precision.js';
 import { GemmaError } from '../util/errors.js';
 import { exportsDir, gemmaHome } from '../util/paths.js';
+import { CHECKPOINT_ARGUMENT } from './model-argument.js';
 import { resolveCheckpoint } from './model-source.js';
 import { conversionProgress } from './conversion-progress.js';
 import { interruptible } from './interrupt.js';
@@ -69,5 +70,5 @@ async function quantize(model: string, o: QuantizeOptions): Promise<void> {
 }
 
 export function quantizeCommand(): Command {
-  return commandWithArgument('quantize', 'convert a Gemma 2 checkpoint folder (or the built-in tiny-random) into an ONNX model with int4, int8 or fp32 weights', ['<checkpoint>', 'Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer files) or tiny-random'], QUANTIZE_OPTIONS, quantize);
+  return commandWithArgument('quantize', 'convert a Gemma 2 checkpoint folder (or the built-in tiny-random) into an ONNX model with int4, int8 or fp32 weights', CHECKPOINT_ARGUMENT, QUANTIZE_OPTIONS, quantize);
 }

@@ -1,7 +1,6 @@
 import { createInterface } from 'node:readline';
-import type { TurnResult } from '../runtime/chat-session.js';
 import type { RuntimeInfo } from '../runtime/worker/protocol.js';
-import type { RemoteRuntime, WireTurnOptions } from '../runtime/worker/remote-runtime.js';
+import type { RanTurn, RemoteRuntime, WireTurnOptions } from '../runtime/worker/remote-runtime.js';
 import { GemmaError } from '../util/errors.js';
 import { BRACKETED_PASTE_OFF, BRACKETED_PASTE_ON, chatMessages, MessageAssembler } from './chat-input.js';
 import { notices, statsLine } from './turn-report.js';
@@ -23,7 +22,7 @@ const say = (text: string): void => void process.stdout.write(`${text}\n`);
  * One answer, streamed. A GemmaError (a message too long for the context, ...) is reported
  * like any command's and the chat goes on as it was; anything else is a bug and ends it.
  */
-async function answer(runtime: RemoteRuntime, text: string, turn: WireTurnOptions, raw: boolean, ctxSize: number): Promise<TurnResult | undefined> {
+async function answer(runtime: RemoteRuntime, text: string, turn: WireTurnOptions, raw: boolean, ctxSize: number): Promise<RanTurn | undefined> {
   let lineOpen = false;
   const write = (piece: string): void => {
     lineOpen = !piece.endsWith('\n');
@@ -52,7 +51,7 @@ export async function repl(runtime: RemoteRuntime, info: RuntimeInfo, turn: () =
   };
   let busy = false;
   let armed = false;
-  let last: TurnResult | undefined;
+  let last: RanTurn | undefined;
   rl.on('SIGINT', () => {
     if (busy) return runtime.interrupt();
     if (assembler.discard()) {

@@ -1,12 +1,12 @@
 import { EP_CHOICES } from '../runtime/execution-provider.js';
-import { choice, flag, inRange, integer, optionalNumber, text } from './option-defs.js';
+import { choice, flag, inRange, integer, optionalNumber, orExactly, text } from './option-defs.js';
 
 const atLeast = (min: number) => (n: number): string | undefined => (n < min ? `must be at least ${min}` : undefined);
 const positiveOrAll = (n: number): string | undefined => (n === 0 || n < -1 ? 'must be positive, or -1 for no limit' : undefined);
 
 /** Options shared by commands that load a model. */
 export const MODEL_OPTIONS = {
-  ctxSize: optionalNumber('-c, --ctx-size <n>', "context size in tokens (default: the model's max_position_embeddings, 8192 for Gemma 2)", atLeast(2), true),
+  ctxSize: optionalNumber('-c, --ctx-size <n>', "context size in tokens; 0 (the default) is the model's max_position_embeddings, 8192 for Gemma 2", orExactly(0, atLeast(2)), true),
   threads: integer('-t, --threads <n>', 'CPU threads for onnxruntime (0: one per physical core)', 0, inRange(0, 1024)),
   ep: choice('--ep <provider>', 'execution provider: auto uses CUDA when this machine can (gemma doctor tells), else the CPU; checkpoints are converted for the chosen one', EP_CHOICES, 'auto'),
 };
@@ -19,7 +19,7 @@ export const SAMPLING_OPTIONS = {
   minP: optionalNumber('--min-p <p>', 'drop tokens below p × the top probability; 0 disables (default 0.05)', inRange(0, 1)),
   repeatPenalty: optionalNumber('--repeat-penalty <x>', 'penalize recently seen tokens; 1 disables (default 1)', inRange(0.01, 10)),
   repeatLastN: optionalNumber('--repeat-last-n <n>', 'how many recent tokens the penalty looks at; -1 is the whole context (default 64)', atLeast(-1), true),
-  seed: optionalNumber('--seed <n>', 'random seed: the same seed gives the same output (default: random)', inRange(0, 2 ** 32 - 1), true),
+  seed: optionalNumber('--seed <n>', 'random seed: the same seed gives the same output; -1 (the default) picks one, reported by --json and /stats', orExactly(-1, inRange(0, 2 ** 32 - 1)), true),
 };
 
 export const RUN_OPTIONS = {

@@ -3,6 +3,7 @@ import { text as readAll } from 'node:stream/consumers';
 import { RemoteRuntime } from '../runtime/worker/remote-runtime.js';
 import type { RuntimeInfo } from '../runtime/worker/protocol.js';
 import { GemmaError } from '../util/errors.js';
+import { MODEL_ARGUMENT } from './model-argument.js';
 import { commandWithArgument, type OptionValues } from './option-defs.js';
 import { interactive, spinner } from './progress.js';
 import { repl } from './repl.js';
@@ -69,5 +70,5 @@ async function run(model: string, o: RunOptions): Promise<void> {
 }
 
 export function runCommand(): Command {
-  return commandWithArgument('run', 'chat with a model, or answer one prompt (-p, or text on stdin) for scripts', ['<model>', 'an export folder (gemma quantize), a Hugging Face checkpoint folder (converted to int4 on first use) or tiny-random'], RUN_OPTIONS, run);
+  return commandWithArgument('run', 'chat with a model, or answer one prompt (-p, or text on stdin) for scripts', MODEL_ARGUMENT, RUN_OPTIONS, run);
 }

@@ -19,7 +19,7 @@ export function turnOptions(o: Sampling & { maxTokens: number }, defaults: Gener
       repeatPenalty: o.repeatPenalty ?? d.repeatPenalty,
       repeatLastN: o.repeatLastN ?? d.repeatLastN,
     },
-    seed: o.seed ?? randomInt(2 ** 32),
+    seed: o.seed === undefined || o.seed === -1 ? randomInt(2 ** 32) : o.seed,
     maxTokens: o.maxTokens,
   };
 }

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { constants, createReadStream, type Stats } from 'node:fs';
-import { chmod, copyFile, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream, type Stats } from 'node:fs';
+import { chmod, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { GemmaError, describeFsError } from '../util/errors.js';
 import { downloadTo, type DownloadProgress } from './download.js';
-import { fileContains, fileIntegrity, hashFile } from './file-checks.js';
+import { fileContains, fileIntegrity, hashFile, sharedLibraryProblem } from './file-checks.js';
 import { integrityError, targetError } from './install-errors.js';
 import { CUDA_PROVIDER_PACKAGE, npmRegistry, tarballUrl, type ProviderPackage } from './provider-package.js';
 import { extractEntries } from './tar.js';
@@ -115,19 +116,33 @@ async function stageDownload(url: string, pkg: ProviderPackage, staging: Staging
   return { staged: await stageArchive(createReadStream(tgz), pkg, staging, o.signal), bytes: got.bytes };
 }
 
-/** A folder of libraries has no package hash to check, so the version string is what ties it to this onnxruntime. */
-async function stageFolder(folder: string, pkg: ProviderPackage, staging: Staging): Promise<Staged[]> {
+/**
+ * Own builds (for fewer GPU architectures, say) may be smaller than the pinned ones, but not by this much:
+ * a file under a tenth of the pinned size is not a build of that library.
+ */
+export const MIN_BUILD_FRACTION = 0.1;
+
+/** A folder of libraries has no package hash to check: each must be a shared library of plausible size, and the version string ties them to this onnxruntime. */
+async function checkFolder(folder: string, pkg: ProviderPackage): Promise<void> {
   for (const f of pkg.files) {
-    if ((await stat(join(folder, f.name)).catch(() => undefined))?.isFile() !== true) throw new GemmaError(`--from ${folder}: no ${f.name} in it`);
+    const path = join(folder, f.name);
+    if ((await stat(path).catch(() => undefined))?.isFile() !== true) throw new GemmaError(`--from ${folder}: no ${f.name} in it`);
+    const problem = await sharedLibraryProblem(path, Math.ceil(f.bytes * MIN_BUILD_FRACTION));
+    if (problem !== undefined) throw new GemmaError(`--from ${path}: ${problem}; give the folder of an onnxruntime ${pkg.ortVersion} CUDA build for Linux x86-64`);
   }
   const versioned = join(folder, pkg.versionFile);
   if (!(await fileContains(versioned, Buffer.from(`\0${pkg.ortVersion}\0`)))) {
     throw new GemmaError(`${versioned} is not built for onnxruntime ${pkg.ortVersion} (no version string ${pkg.ortVersion} in it)`);
   }
+}
+
+async function stageFolder(folder: string, pkg: ProviderPackage, staging: Staging): Promise<Staged[]> {
+  await checkFolder(folder, pkg);
   const staged: Staged[] = [];
   for (const f of pkg.files) {
     const temp = staging.temp(f.name);
-    await copyFile(join(folder, f.name), temp, constants.COPYFILE_EXCL);
+    // Streams rather than copyFile, whose errors name the source even when writing the target failed.
+    await pipeline(createReadStream(join(folder, f.name)), createWriteStream(temp, { flags: 'wx' }));
     await chmod(temp, 0o755);
     staged.push({ name: f.name, temp, bytes: (await stat(temp)).size, sha256: await hashFile(temp, 'sha256', 'hex') });
   }

@@ -6,6 +6,7 @@ import { buildGemma2Stage } from '../onnx/gemma2-graph.js';
 import { ExternalDataWriter } from '../onnx/external-data.js';
 import { GraphBuilder } from '../onnx/graph-builder.js';
 import { defaultStages, planStages, type StagePlan } from '../onnx/stages.js';
+import { readGenerationDefaults } from '../runtime/generation-config.js';
 import { encodeTables, TABLES_FILE } from '../tokenizer/tables-file.js';
 import { readTokenizerConfig, tablesFromFolder } from '../tokenizer/tokenizer-files.js';
 import { describeFsError, GemmaError } from '../util/errors.js';
@@ -151,6 +152,8 @@ export async function exportModel(req: ExportRequest): Promise<ExportResult> {
   const checkpoint = await openCheckpoint(req.checkpointDir);
   try {
     validateFormat(req.format, checkpoint);
+    // Refused here rather than when the export is first run, which would name the export's copy.
+    await readGenerationDefaults(req.checkpointDir, checkpoint.spec.config);
     const stages = stagesFor(req, checkpoint);
     const source = await sourceFiles(checkpoint.dir);
     const { manifest, converted } = await intoExportFolder(req, source, (tmp) =>

@@ -14,7 +14,7 @@ export interface EngineLoadOptions {
   threads: number;
   /** Default: the EP the export was built for. */
   ep?: ExecutionProvider;
-  /** Default: the model's max_position_embeddings. */
+  /** Absent or 0 (llama.cpp's `-c 0`): the model's max_position_embeddings. */
   ctxSize?: number;
   prefillChunk?: number;
   /** onnxruntime's per-node profiler for every stage, written to `<prefix>-stage<i>_<time>.json` at close (bench/decode-profile.ts). */
@@ -48,7 +48,7 @@ export const DEFAULT_PREFILL_CHUNK = 512;
 
 export function engineOptions(spec: ModelSpec, options: EngineLoadOptions): EngineOptions {
   const max = spec.config.max_position_embeddings;
-  const ctxSize = options.ctxSize ?? max;
+  const ctxSize = options.ctxSize || max;
   if (ctxSize > max) throw new GemmaError(`--ctx-size ${ctxSize} exceeds the model's max_position_embeddings ${max}`);
   return { ctxSize, prefillChunk: options.prefillChunk ?? DEFAULT_PREFILL_CHUNK };
 }
@@ -72,7 +72,7 @@ export async function loadEngine(dir: string, options: EngineLoadOptions): Promi
 }
 
 export async function chatRuntime(dir: string, engine: EngineLike, tokenizer: GemmaTokenizer, user: UserTextOptions): Promise<ChatRuntime> {
-  const defaults = await readGenerationDefaults(dir, engine.spec.config.eos_token_id);
+  const defaults = await readGenerationDefaults(dir, engine.spec.config);
   const endOfTurn = tokenizer.idOf('<end_of_turn>');
   const stopIds = new Set([...defaults.eosTokenIds, ...(endOfTurn !== undefined ? [endOfTurn] : [])]);
   return { engine, tokenizer, defaults, stopIds, chat: new ChatSession(engine, tokenizer, stopIds, user.system, user.specials ?? 'text') };

@@ -1,3 +1,4 @@
+import { GemmaError } from '../util/errors.js';
 import { rng } from '../util/random.js';
 
 export interface SamplingParams {
@@ -30,9 +31,25 @@ export function applyRepeatPenalty(logits: Float32Array, recent: readonly number
   }
 }
 
+/** NaN or +Infinity among the logits: nothing can be sampled, and only damaged or overflowing weights produce them. */
+export class NonFiniteLogitsError extends GemmaError {
+  constructor(model = 'the model') {
+    super(`${model} produced non-finite logits (NaN/Inf): the export is damaged or its weights overflow; convert it again with gemma quantize`);
+  }
+}
+
+/** The largest logit, refusing NaN (which Math.max propagates) and +Infinity anywhere in the row. */
+function maxLogit(logits: ArrayLike<number>): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
+  if (!Number.isFinite(max)) throw new NonFiniteLogitsError();
+  return max;
+}
+
 export function argmax(logits: ArrayLike<number>): number {
+  const max = maxLogit(logits);
   let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+  while (logits[best]! < max) best++;
   return best;
 }
 
@@ -91,8 +108,7 @@ function unboundedKeep(logits: ArrayLike<number>, max: number, z: number, p: Pic
 
 /** The candidates that survive top-k, then top-p, then min-p, most probable first (probabilities before temperature). */
 export function filterCandidates(logits: ArrayLike<number>, p: Pick<SamplingParams, 'topK' | 'topP' | 'minP'>): Candidate[] {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
+  const max = maxLogit(logits);
   let z = 0;
   let ids: number[];
   if (p.topK > 0 && p.topK < logits.length) {

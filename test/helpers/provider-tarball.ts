@@ -18,9 +18,18 @@ export interface FakeProviderPackage {
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
-/** Random bytes with the ORT version string inside, the way the real CUDA provider library carries it. */
+/** The 64-byte header of an x86-64 ELF shared library (type ET_DYN, machine EM_X86_64) over `body`. */
+export function elfSharedLibrary(body: Buffer): Buffer {
+  const header = Buffer.alloc(64);
+  header.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+  header.writeUInt16LE(3, 16);
+  header.writeUInt16LE(62, 18);
+  return Buffer.concat([header, body]);
+}
+
+/** Bytes with the ORT version string inside, the way the real CUDA provider library carries it. */
 function fakeCudaLib(bytes: number): Buffer {
-  const lib = Buffer.from(Array.from({ length: bytes }, (_, i) => (i * 7919) % 251));
+  const lib = elfSharedLibrary(Buffer.from(Array.from({ length: bytes - 64 }, (_, i) => (i * 7919) % 251)));
   Buffer.from(`\0${CUDA_PROVIDER_PACKAGE.ortVersion}\0`).copy(lib, bytes >> 1);
   return lib;
 }
@@ -29,7 +38,7 @@ function fakeCudaLib(bytes: number): Buffer {
 export async function fakeProviderPackage(root: string, cudaBytes = 300_000): Promise<FakeProviderPackage> {
   const libsDir = join(root, CUDA_PROVIDER_PACKAGE.dirInTarball);
   await mkdir(libsDir, { recursive: true });
-  const contents: Record<string, Buffer> = { [SHARED_LIB]: Buffer.from('shared provider bridge\n'), [CUDA_LIB]: fakeCudaLib(cudaBytes) };
+  const contents: Record<string, Buffer> = { [SHARED_LIB]: elfSharedLibrary(Buffer.from('shared provider bridge\n')), [CUDA_LIB]: fakeCudaLib(cudaBytes) };
   for (const [name, data] of Object.entries(contents)) await writeFile(join(libsDir, name), data, { mode: 0o755 });
   await writeFile(join(libsDir, 'libonnxruntime_providers_tensorrt.so'), 'tensorrt');
   await writeFile(join(libsDir, `${CUDA_LIB}.meta`), 'unity');

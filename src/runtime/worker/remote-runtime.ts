@@ -2,12 +2,16 @@ import { variantName } from '../../quantize/precision.js';
 import type { TurnOptions, TurnResult } from '../chat-session.js';
 import type { Engine } from '../engine.js';
 import { chatRuntime, type ChatRuntime, type RuntimeOptions } from '../runtime.js';
+import { NonFiniteLogitsError } from '../sampler.js';
 import { loadTokenizer } from '../tokenizer.js';
 import type { RuntimeInfo } from './protocol.js';
 import { openWorkerEngine } from './remote-stage.js';
 
 /** Turn options as commands give them: the text callback and the interrupt flag belong to the runtime. */
 export type WireTurnOptions = Omit<TurnOptions, 'onText' | 'interrupted'>;
+
+/** A turn's result with the options it ran with: the sampling and seed that reproduce it. */
+export type RanTurn = TurnResult & WireTurnOptions;
 
 /**
  * `gemma run`'s runtime: the engine's stages in worker threads, the tokenizer and the chat
@@ -17,7 +21,7 @@ export type WireTurnOptions = Omit<TurnOptions, 'onText' | 'interrupted'>;
 export class RemoteRuntime {
   private stop = false;
 
-  private constructor(private readonly engine: Engine, private readonly runtime: ChatRuntime) {}
+  private constructor(private readonly dir: string, private readonly engine: Engine, private readonly runtime: ChatRuntime) {}
 
   static async open(dir: string, options: RuntimeOptions): Promise<{ runtime: RemoteRuntime; info: RuntimeInfo }> {
     const started = performance.now();
@@ -28,7 +32,7 @@ export class RemoteRuntime {
     try {
       const loaded = await tokenizer;
       if (loaded instanceof Error) throw loaded;
-      const runtime = new RemoteRuntime(engine, await chatRuntime(dir, engine, loaded, options));
+      const runtime = new RemoteRuntime(dir, engine, await chatRuntime(dir, engine, loaded, options));
       const info: RuntimeInfo = {
         ctxSize: engine.options.ctxSize, defaults: runtime.runtime.defaults, hasTemplate: runtime.runtime.chat.hasTemplate,
         source: engine.manifest.source.label, variant: variantName(engine.manifest.weights), loadMs: performance.now() - started,
@@ -45,12 +49,21 @@ export class RemoteRuntime {
     return { ...options, onText, interrupted: () => this.stop };
   }
 
-  chat(text: string, turn: WireTurnOptions, onText: (piece: string) => void): Promise<TurnResult> {
-    return this.runtime.chat.chat(text, this.turn(turn, onText));
+  chat(text: string, turn: WireTurnOptions, onText: (piece: string) => void): Promise<RanTurn> {
+    return this.ran(this.runtime.chat.chat(text, this.turn(turn, onText)), turn);
   }
 
-  complete(text: string, turn: WireTurnOptions, onText: (piece: string) => void): Promise<TurnResult> {
-    return this.runtime.chat.complete(text, this.turn(turn, onText));
+  complete(text: string, turn: WireTurnOptions, onText: (piece: string) => void): Promise<RanTurn> {
+    return this.ran(this.runtime.chat.complete(text, this.turn(turn, onText)), turn);
+  }
+
+  private async ran(result: Promise<TurnResult>, turn: WireTurnOptions): Promise<RanTurn> {
+    try {
+      return { ...(await result), ...turn };
+    } catch (err) {
+      // The sampler cannot know which export it samples from; this names the damaged one.
+      throw err instanceof NonFiniteLogitsError ? new NonFiniteLogitsError(`the model in ${this.dir}`) : err;
+    }
   }
 
   async reset(): Promise<void> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { TINY_TOKENIZER_DIR } from '../../../src/checkpoint/tiny-random.js';
@@ -227,5 +227,110 @@ describe('gemma run, interactive on a terminal', () => {
     } finally {
       term.kill();
     }
+  });
+});
+
+describe('gemma run: what the export holds, and llama.cpp conventions', () => {
+  let root: string;
+  let env: Record<string, string>;
+  const oneLine = /^gemma: error: [^\n]+\n$/;
+  before(async () => {
+    root = await tempDir('run-files');
+    env = { GEMMA_HOME: join(root, 'home') };
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  interface JsonTurn { ids: number[]; seed: number; sampling: Record<string, number> }
+  const json = async (args: string[]): Promise<JsonTurn> => {
+    const r = await gemma([...args, '--json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as JsonTurn;
+  };
+
+  test('an export whose weights are NaN is refused in one line naming it, greedy or sampled', async () => {
+    const out = join(root, 'nan-export');
+    assert.equal((await gemma(['quantize', 'tiny-random', '--out', out], env)).code, 0);
+    const data = join(out, 'model.onnx.data');
+    await writeFile(data, Buffer.alloc((await readFile(data)).length, 0xff));
+    for (const temp of ['0', '0.8']) {
+      const r = await gemma(['run', out, '-p', 'Hi', '-n', '3', '--temp', temp], env);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, oneLine);
+      assert.ok(r.stderr.startsWith(`gemma: error: the model in ${out} produced non-finite logits (NaN/Inf): the export is damaged`), r.stderr);
+    }
+  });
+
+  test('generation_config.json: its sampling is what runs (--json says), flags override; a bad one is refused at export and at load, naming the file', async () => {
+    const checkpoint = join(root, 'checkpoint');
+    await cp(join(root, 'home', 'checkpoints', 'tiny-random-v1'), checkpoint, { recursive: true });
+    const config = join(checkpoint, 'generation_config.json');
+    await writeFile(config, JSON.stringify({ eos_token_id: [1, 107], temperature: 0.3, top_k: 7, top_p: 0.5, min_p: 0.2, repetition_penalty: 1.5 }));
+    const out = join(root, 'configured');
+    assert.equal((await gemma(['quantize', checkpoint, '--out', out], env)).code, 0);
+    const prompt = ['run', out, '-p', 'Hi', '-n', '2'];
+    assert.deepEqual((await json(prompt)).sampling, { temp: 0.3, top_k: 7, top_p: 0.5, min_p: 0.2, repeat_penalty: 1.5, repeat_last_n: 64 });
+    const flags = ['--temp', '0.9', '--top-k', '3', '--top-p', '0.8', '--min-p', '0', '--repeat-penalty', '1.1', '--repeat-last-n', '8'];
+    assert.deepEqual((await json([...prompt, ...flags])).sampling, { temp: 0.9, top_k: 3, top_p: 0.8, min_p: 0, repeat_penalty: 1.1, repeat_last_n: 8 });
+    await writeFile(join(out, 'generation_config.json'), JSON.stringify({ do_sample: false, temperature: 0.3 }));
+    assert.equal((await json(prompt)).sampling.temp, 0, 'do_sample: false is greedy');
+
+    await writeFile(join(out, 'generation_config.json'), '{"top_p": 7}');
+    const atLoad = await gemma(prompt, env);
+    assert.equal(atLoad.code, 1);
+    assert.match(atLoad.stderr, oneLine);
+    assert.ok(atLoad.stderr.startsWith(`gemma: error: ${join(out, 'generation_config.json')}: 'top_p' must be a number in (0, 1], found 7`), atLoad.stderr);
+
+    await writeFile(config, '{"top_k": "many"}');
+    const atExport = await gemma(['quantize', checkpoint, '--out', join(root, 'not-written')], env);
+    assert.equal(atExport.code, 1);
+    assert.match(atExport.stderr, oneLine);
+    assert.ok(atExport.stderr.startsWith(`gemma: error: ${config}: 'top_k' must be an integer ≥ 0, found "many"`), atExport.stderr);
+    await assert.rejects(readFile(join(root, 'not-written', 'gemma.json')));
+  });
+
+  test('--seed -1 picks a seed that --json reports and that reproduces the answer; -c 0 and --seed -1 are the only values below range', async () => {
+    const args = ['run', 'tiny-random', '-p', 'Hi', '-n', '8', '--temp', '1.5', '--top-k', '0'];
+    const picked = await json([...args, '--seed', '-1']);
+    assert.ok(Number.isInteger(picked.seed) && picked.seed >= 0 && picked.seed < 2 ** 32, String(picked.seed));
+    assert.deepEqual((await json([...args, '--seed', String(picked.seed)])).ids, picked.ids);
+    assert.equal((await json([...args, '--seed', '5'])).seed, 5);
+    assert.deepEqual((await json([...args, '--seed', '5', '-c', '0'])).ids, (await json([...args, '--seed', '5'])).ids);
+    for (const [bad, message] of [[['--seed', '-2'], /--seed.*must be from 0 to 4294967295, or -1/], [['-c', '1'], /--ctx-size.*must be at least 2, or 0/]] as const) {
+      const r = await gemma([...args, ...bad], env);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, oneLine);
+      assert.match(r.stderr, message);
+    }
+  });
+
+  test('-c 0 is the model\'s context and /stats shows the seed --seed -1 picked', async () => {
+    const term = new Terminal(`${process.execPath} ${GEMMA_BIN} run tiny-random -c 0 --seed -1 -n 3`, env);
+    try {
+      let at = await term.waitFor(/context 1024 tokens.*\n> /s);
+      term.type('Hi\r');
+      at = await term.waitFor(/\n> /, at);
+      term.type('/stats\r');
+      at = await term.waitFor(/stop: max-tokens \| seed \d+/, at);
+      term.type('\x04');
+      assert.equal(await term.exited, 0);
+    } finally {
+      term.kill();
+    }
+  });
+
+  test('the help of every command taking a model says a Hub repo id works', async () => {
+    for (const command of ['run', 'eval', 'bench', 'quantize']) {
+      const r = await gemma([command, '--help'], env);
+      assert.match(r.stdout.replace(/\s+/g, ' '), /a Hub repo id \(org\/name, downloaded as gemma pull does\)/, command);
+    }
+  });
+
+  test('tiny-random under a GEMMA_HOME that cannot be written is one line naming the folder', async () => {
+    const file = join(root, 'a-file');
+    await writeFile(file, '');
+    const r = await gemma(['run', 'tiny-random', '-p', 'Hi'], { GEMMA_HOME: join(file, 'home') });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, oneLine);
+    assert.ok(r.stderr.startsWith('gemma: error: cannot ') && r.stderr.includes(join(file, 'home', 'checkpoints')) && r.stderr.endsWith(': not a directory\n'), r.stderr);
   });
 });

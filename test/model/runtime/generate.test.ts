@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportModel } from '../../../src/quantize/export.js';
-import { generate } from '../../../src/runtime/generate.js';
-import { openRuntime, type Runtime } from '../../../src/runtime/runtime.js';
+import { generate, type GenerateResult } from '../../../src/runtime/generate.js';
+import { chatRuntime, openRuntime, type Runtime } from '../../../src/runtime/runtime.js';
 import { FALLBACK_SAMPLING } from '../../../src/runtime/generation-config.js';
 import { bindingCheckpoint, PROMPT, tempDir } from '../../helpers/models.js';
 import { loadReferenceWeights } from '../../helpers/reference-weights.js';
@@ -102,5 +102,28 @@ describe('greedy generation through the KV cache equals the float64 reference', 
       assert.equal(result.stopReason, 'context');
       assert.equal(small.engine.tokens.length, ctxSize);
     }
+  });
+
+  test('the stop set is every id of generation_config.json\'s eos_token_id plus <end_of_turn>; generation stops on the second id', async () => {
+    const { engine, tokenizer } = runtime;
+    const sorted = (ids: Iterable<number>): number[] => [...ids].sort((a, b) => a - b);
+    assert.equal(tokenizer.idOf('<end_of_turn>'), 107);
+    assert.deepEqual(sorted(runtime.stopIds), [1, 107], 'the checkpoint\'s generation_config.json says [1, 107]');
+    // Greedy output repeats one token here; a seeded hot sample gives a second end id reached after a few tokens.
+    const sampling = { ...FALLBACK_SAMPLING, temperature: 20, topK: 0, topP: 1, minP: 0 };
+    const sample = async (stopIds: ReadonlySet<number>): Promise<GenerateResult> => {
+      engine.rollback(0);
+      const logits = (await engine.feed(PROMPT))[0]!;
+      return generate(engine, logits, tokenizer, { sampling, seed: 3, maxTokens: 16, stopIds });
+    };
+    const free = (await sample(new Set())).ids;
+    const at = free.findIndex((id, i) => i > 0 && free.indexOf(id) === i && id !== 1 && id !== 107);
+    assert.ok(at > 0, `sampled ${free} has a token first seen after the first`);
+    await writeFile(join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: [1, free[at]] }));
+    const edited = await chatRuntime(dir, engine, tokenizer, {});
+    assert.deepEqual(sorted(edited.stopIds), sorted([1, free[at]!, 107]), 'both ids of the file, and <end_of_turn> which it no longer lists');
+    const stopped = await sample(edited.stopIds);
+    assert.deepEqual(stopped.ids, free.slice(0, at));
+    assert.equal(stopped.stopReason, 'eos');
   });
 });

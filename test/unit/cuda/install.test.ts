@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
+import { MIN_BUILD_FRACTION } from '../../../src/cuda/install.js';
 import { installProviderLibs } from '../../../src/cuda/install.js';
 import { targetError } from '../../../src/cuda/install-errors.js';
 import { CUDA_LIB, SHARED_LIB } from '../../../src/cuda/provider-package.js';
 import { tempDirs } from '../../helpers/temp-dirs.js';
-import { fakeProviderPackage, type FakeProviderPackage } from '../../helpers/provider-tarball.js';
+import { elfSharedLibrary, fakeProviderPackage, type FakeProviderPackage } from '../../helpers/provider-tarball.js';
 
 let fake: FakeProviderPackage;
 const target = tempDirs('gemma-cuda-target-');
@@ -63,10 +64,10 @@ test('installs from a folder holding the libraries, checking the ORT version str
 
 test('refuses a folder whose CUDA library lacks the version string, or that lacks a library', async () => {
   const other = await target();
-  await writeFile(join(other, SHARED_LIB), 'shared');
+  await writeFile(join(other, SHARED_LIB), fake.contents[SHARED_LIB]!);
   const dir = await target();
   await assert.rejects(installProviderLibs({ targetDir: dir, from: other, pkg: fake.pkg }), new RegExp(`no ${CUDA_LIB.replace(/\./g, '\\.')} in it`));
-  await writeFile(join(other, CUDA_LIB), 'built for \x001.28.0\x00');
+  await writeFile(join(other, CUDA_LIB), fake.contents[CUDA_LIB]!.toString('latin1').replaceAll('1.29.0', '1.28.0'), 'latin1');
   await assert.rejects(installProviderLibs({ targetDir: dir, from: other, pkg: fake.pkg }), /not built for onnxruntime 1\.29\.0/);
   assert.deepEqual(await readdir(dir), []);
 });
@@ -97,4 +98,38 @@ test('write failures in the target folder say what to do', () => {
   assert.match(String(targetError(err('ENOSPC'), '/opt/ort')), /no space left in \/opt\/ort/);
   const other = new Error('boom');
   assert.equal(targetError(other, '/opt/ort'), other);
+});
+
+test('a folder is refused unless each library is an x86-64 ELF shared library of plausible size, naming the file', async () => {
+  const dir = await target();
+  const version = Buffer.from(`\0${fake.pkg.ortVersion}\0`);
+  const cuda = fake.contents[CUDA_LIB]!;
+  const patched = (offset: number, value: number): Buffer => {
+    const copy = Buffer.from(cuda);
+    copy.writeUInt16LE(value, offset);
+    return copy;
+  };
+  const cases: [Buffer, RegExp][] = [
+    [version, /not an ELF shared library/],
+    [patched(4, 1), /not a 64-bit little-endian ELF file/],
+    [patched(16, 2), /an ELF file of type 2, not a shared library/],
+    [patched(18, 183), /built for ELF machine 183, not x86-64/],
+    [elfSharedLibrary(Buffer.concat([version, Buffer.alloc(Math.floor(cuda.length * MIN_BUILD_FRACTION) - 80)])), /bytes, too small to be a build of it/],
+  ];
+  for (const [bytes, message] of cases) {
+    const from = await target();
+    await writeFile(join(from, SHARED_LIB), fake.contents[SHARED_LIB]!);
+    await writeFile(join(from, CUDA_LIB), bytes);
+    const refused = installProviderLibs({ targetDir: dir, from, pkg: fake.pkg });
+    await assert.rejects(refused, (err: Error) => err.message.startsWith(`--from ${join(from, CUDA_LIB)}: `) && message.test(err.message));
+  }
+  assert.deepEqual(await readdir(dir), []);
+});
+
+test('an unwritable target is blamed for a failed copy from a folder, not the source', async (t) => {
+  // sysfs refuses new files even to root, which ignores permission bits.
+  const unwritable = '/sys';
+  const probe = join(unwritable, 'gemma-probe');
+  if (await writeFile(probe, '').then(() => rm(probe).then(() => true), () => false)) return t.skip('/sys is writable here');
+  await assert.rejects(installProviderLibs({ targetDir: unwritable, from: fake.libsDir, pkg: fake.pkg }), /^GemmaError: cannot write to \/sys \(EACCES\): run gemma setup cuda as a user with write access/);
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyRepeatPenalty, argmax, filterCandidates, largest, Sampler } from '../../../src/runtime/sampler.js';
+import { applyRepeatPenalty, argmax, filterCandidates, largest, NonFiniteLogitsError, Sampler } from '../../../src/runtime/sampler.js';
 import { rng } from '../../../src/util/random.js';
 
 const logits = (): Float32Array => Float32Array.from([2, 1, 0, 3, -1]);
@@ -96,4 +96,42 @@ test('top-p at a mass the rounded probabilities never reach keeps every candidat
   // These probabilities sum to 1 − 2⁻⁵² in doubles, short of the largest top-p below 1.
   const kept = filterCandidates(Float32Array.from([1.75, 4.875, 3.375]), { topK: 0, topP: 1 - Number.EPSILON / 2, minP: 0 });
   assert.deepEqual(kept.map((c) => c.id), [1, 2, 0]);
+});
+
+test('top-p keeps a candidate whose cumulative mass lands exactly on the threshold, and no more', () => {
+  // Two equal logits: the first one alone holds exactly 0.5.
+  assert.deepEqual(filterCandidates(Float32Array.from([0, 0]), { ...off, topP: 0.5 }).map((c) => c.id), [0]);
+  assert.deepEqual(filterCandidates(Float32Array.from([0, 0, 0, 0]), { ...off, topP: 0.75 }).map((c) => c.id), [0, 1, 2]);
+});
+
+test('temperature reshapes the sampled distribution: softmax(logits / T) at T = 0.5 and T = 2', () => {
+  const draws = 20000;
+  for (const temperature of [0.5, 2]) {
+    const s = new Sampler({ temperature, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0 }, 11);
+    const counts = new Array<number>(5).fill(0);
+    for (let i = 0; i < draws; i++) counts[s.next(logits(), [])]!++;
+    const scaled = [...logits()].map((l) => Math.exp(l / temperature));
+    const z = scaled.reduce((a, b) => a + b, 0);
+    // At T = 1 token 3 has 0.636; at 0.5 it has 0.865, at 2 it has 0.425: a 0.02 tolerance is eight times the noise of 20000 draws and under a tenth of those gaps.
+    counts.forEach((n, id) => assert.ok(Math.abs(n / draws - scaled[id]! / z) < 0.02, `T=${temperature}: token ${id} drawn ${n / draws}, expected ${scaled[id]! / z}`));
+  }
+});
+
+test('NaN or +Infinity among the logits is refused in one line, greedy or sampled; -Infinity is a token never drawn', () => {
+  const greedy = new Sampler({ temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0 }, 1);
+  const sampled = new Sampler({ temperature: 1, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, repeatLastN: 0 }, 1);
+  const unbounded = new Sampler({ temperature: 1, topK: 0, topP: 0.95, minP: 0, repeatPenalty: 1, repeatLastN: 0 }, 1);
+  for (const bad of [NaN, Infinity]) {
+    for (const at of [0, 2, 4]) {
+      for (const s of [greedy, sampled, unbounded]) {
+        const l = logits();
+        l[at] = bad;
+        assert.throws(() => s.next(l, []), (err: Error) => err instanceof NonFiniteLogitsError && /non-finite logits \(NaN\/Inf\).*convert it again/.test(err.message), `${bad} at ${at}`);
+      }
+    }
+  }
+  const masked = Float32Array.from([-Infinity, 1, -Infinity]);
+  assert.equal(greedy.next(Float32Array.from(masked), []), 1);
+  assert.equal(sampled.next(Float32Array.from(masked), []), 1);
+  assert.throws(() => greedy.next(Float32Array.from([-Infinity, -Infinity]), []), NonFiniteLogitsError);
 });
