@@ -1,4 +1,4 @@
-import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { GENERATION_CONFIG, openCheckpoint, TOKENIZER_FILES, type Checkpoint } from '../checkpoint/checkpoint.js';
 import { buildGemma2Stage } from '../onnx/gemma2-graph.js';
@@ -8,6 +8,7 @@ import { defaultStages, planStages, type StagePlan } from '../onnx/stages.js';
 import { encodeTables, TABLES_FILE } from '../tokenizer/tables-file.js';
 import { readTokenizerConfig, tablesFromFolder } from '../tokenizer/tokenizer-files.js';
 import { describeFsError, GemmaError } from '../util/errors.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { VERSION } from '../util/package-root.js';
 import { DATA_FILE, GRAPH_CONTRACT, MANIFEST_FILE, type Manifest } from './manifest.js';
 import { variantName, type WeightFormat } from './precision.js';
@@ -166,7 +167,7 @@ export async function exportModel(req: ExportRequest): Promise<ExportResult> {
     validateFormat(req.format, checkpoint);
     const stages = stagesFor(req, checkpoint);
     await checkTarget(req.outDir);
-    await mkdir(tmp, { recursive: true }).catch((err: unknown) => {
+    await makeDirs(tmp).catch((err: unknown) => {
       throw describeFsError(err, `cannot create output folder next to ${req.outDir}`);
     });
     const manifest = await convertInto(checkpoint, tmp, req, stages).catch((err: unknown) => {
