@@ -1,10 +1,11 @@
-import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deriveSpec, type Gemma2Config } from './config.js';
 import { writeSafetensors, type TensorSpec } from './safetensors-writer.js';
 import { EMBED_TOKENS, expectedTensors } from './tensor-names.js';
 import type { FloatDtype } from './safetensors.js';
 import { fillUniform, hashString, rng } from '../util/random.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { GENERATION_CONFIG, INDEX_FILE, SINGLE_FILE, TOKENIZER_FILES } from './checkpoint.js';
 
 /** Standard deviations of the random weights; norm weights are offsets around the effective scale 1 + w. */
@@ -97,7 +98,7 @@ export async function generateRandomCheckpoint(dir: string, options: RandomCheck
   const tensors = [...expectedTensors(spec)].map(([name, shape]): TensorSpec => ({ name, shape, dtype: options.dtype }));
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
+  await makeDirs(tmp);
   try {
     await writeMetadata(tmp, options);
     const shards = shardTensors(tensors, options.shards);

@@ -54,9 +54,11 @@ describe('hostile files and outputs', () => {
     assertOneLine(positions, /config\.json: 'max_position_embeddings' is 1000000000000000, above the 131072 /);
   });
 
-  test('an --out where no folder can be created fails at once instead of spinning in mkdir', { timeout: 60_000 }, async () => {
+  test('an --out or GEMMA_HOME where no folder can be created fails at once instead of spinning in mkdir', { timeout: 60_000 }, async () => {
     const r = await gemma(['quantize', checkpoint, '--out', '/proc/gemma-test/out'], env);
     assertOneLine(r, /cannot create \/proc\/gemma-test: \/proc does not take new folders/);
+    const home = await gemma(['run', 'tiny-random', '-p', 'Hi'], { GEMMA_HOME: '/proc/gemma-test' });
+    assertOneLine(home, /cannot create \/proc\/gemma-test: \/proc does not take new folders/);
   });
 
   test('a named pipe as a shard or tokenizer.json is refused instead of blocking on it', { timeout: 60_000 }, async () => {
