@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -25,4 +26,14 @@ test('a file in the way is ENOTDIR, whether it is the folder itself or above it'
   await writeFile(join(root, 'file'), '');
   await assert.rejects(makeDirs(join(root, 'file')), { code: 'ENOTDIR' });
   await assert.rejects(makeDirs(join(root, 'file', 'below')), { code: 'ENOTDIR' });
+});
+
+test('a read-only mount is reported as EROFS, not as a missing folder (Node\'s recursive mkdir says ENOENT)', async (t) => {
+  const root = await scratch();
+  const makeDirsModule = new URL('../../../src/util/make-dirs.js', import.meta.url).pathname;
+  const script = `import('${makeDirsModule}').then((m) => m.makeDirs('${root}/a/b')).then(() => console.log('created'), (e) => console.log(e.code))`;
+  // A private mount namespace: the read-only mount is seen by this child alone and vanishes with it.
+  const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs -o ro tmpfs ${root} && ${process.execPath} -e "${script}"`], { encoding: 'utf8' });
+  if (r.status !== 0 || r.stdout === '') return t.skip(`needs unshare -m and mount (root): ${r.stderr.trim()}`);
+  assert.equal(r.stdout.trim(), 'EROFS');
 });
