@@ -89,7 +89,6 @@ export async function readExport(dir: string, ep?: ExecutionProvider): Promise<E
 export async function loadStage(info: ExportInfo, index: number, options: SessionOptions): Promise<LoadedStage> {
   const plan = info.manifest.stages[index]!;
   const path = join(info.dir, plan.file);
-  await checkRotaryTable(info.dir, info.spec, plan, path);
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(path, sessionOptions(info.ep, options.threads, options.profilePrefix));
@@ -99,6 +98,7 @@ export async function loadStage(info: ExportInfo, index: number, options: Sessio
   }
   try {
     checkStageIo(info.dir, info.spec, plan, session);
+    await checkRotaryTable(info.dir, info.spec, plan, path);
   } catch (err) {
     await session.release();
     throw err;
