@@ -9,7 +9,7 @@ import { rmCommand } from './commands/rm.js';
 import { setupCommand } from './commands/setup.js';
 import { doctorCommand } from './commands/doctor.js';
 import { interruptedExitCode } from './commands/interrupt.js';
-import { GemmaError } from './util/errors.js';
+import { describeFsError, GemmaError } from './util/errors.js';
 import { VERSION } from './util/package-root.js';
 
 const output = { outputError: (message: string, write: (s: string) => void) => write(`gemma: ${message}`) };
@@ -38,7 +38,26 @@ function report(err: unknown): number {
   return 2;
 }
 
+/**
+ * A closed pipe (`gemma run … | head -c 5`) means the reader has what it wanted, so gemma stops at once with status 0
+ * rather than SIGPIPE's 141: nothing failed, and a shell with pipefail would otherwise fail the whole pipeline. Any
+ * other failure to write the output (`> /dev/full`) is one line and status 1. Either way generating on is pointless.
+ */
+function watchOutput(): void {
+  const stop = (stream: NodeJS.WriteStream) => (err: NodeJS.ErrnoException): void => {
+    if (err.code === 'EPIPE') process.exit(0);
+    if (stream === process.stdout) {
+      const described = describeFsError(err, 'writing output');
+      process.stderr.write(`gemma: error: ${described instanceof GemmaError ? described.message : `writing output: ${err.message}`}\n`);
+    }
+    process.exit(1);
+  };
+  process.stdout.on('error', stop(process.stdout));
+  process.stderr.on('error', stop(process.stderr));
+}
+
 export async function main(argv: string[]): Promise<void> {
+  watchOutput();
   try {
     await program().parseAsync(argv);
   } catch (err) {

@@ -1,6 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GemmaError } from '../util/errors.js';
+import { describeFsError, GemmaError } from '../util/errors.js';
+import { readRegularFile, requireRegularFile } from '../util/regular-file.js';
 import { parseConfig, type ModelSpec } from './config.js';
 import { openSafetensors, readRows, type SafetensorsFile, type TensorEntry } from './safetensors.js';
 import { expectedTensors } from './tensor-names.js';
@@ -36,9 +37,11 @@ export interface Checkpoint {
 async function readJson(path: string, what: string): Promise<unknown> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new GemmaError(`missing ${what}: ${path}`);
+    text = await readRegularFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new GemmaError(`missing ${what}: ${path}`);
+    const described = describeFsError(err, `cannot read ${path}`);
+    throw described instanceof GemmaError ? described : new GemmaError(`cannot read ${path}`);
   }
   try {
     return JSON.parse(text);
@@ -72,6 +75,17 @@ async function weightFiles(dir: string): Promise<string[]> {
   throw new GemmaError(`no weights in ${dir}: expected ${SINGLE_FILE} or ${INDEX_FILE}`);
 }
 
+const LAYER_TENSOR = /^model\.layers\.(\d+)\./;
+
+/** Weights of layers past num_hidden_layers would be ignored without a word: the config does not describe these weights. */
+function checkLayerCount(dir: string, names: Iterable<string>, layers: number): void {
+  let held = 0;
+  for (const name of names) held = Math.max(held, Number(LAYER_TENSOR.exec(name)?.[1] ?? -1) + 1);
+  if (held > layers) {
+    throw new GemmaError(`config.json in ${dir} says num_hidden_layers ${layers}, but the weights hold ${held} layers: correct config.json`);
+  }
+}
+
 async function locateTensors(dir: string, files: SafetensorsFile[], spec: ModelSpec): Promise<Map<string, Located>> {
   const all = new Map<string, Located>();
   for (const file of files) {
@@ -86,7 +100,16 @@ async function locateTensors(dir: string, files: SafetensorsFile[], spec: ModelS
     }
     located.set(name, found);
   }
+  checkLayerCount(dir, all.keys(), spec.config.num_hidden_layers);
   return located;
+}
+
+/** The tokenizer and generation files are copied as they are: a named pipe among them would block the copy forever. */
+async function checkSideFiles(dir: string): Promise<void> {
+  for (const name of [...TOKENIZER_FILES, GENERATION_CONFIG]) {
+    const found = await stat(join(dir, name)).catch(() => undefined);
+    if (found !== undefined) requireRegularFile(join(dir, name), found);
+  }
 }
 
 /** Opens a checkpoint directory, validating config.json and every tensor header before any weight is read. */
@@ -94,6 +117,7 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
   if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) throw new GemmaError(`not a directory: ${dir}`);
   const rawConfig = (await readJson(join(dir, 'config.json'), 'config.json')) as Record<string, unknown>;
   const spec = parseConfig(rawConfig);
+  await checkSideFiles(dir);
   const files: SafetensorsFile[] = [];
   const close = async (): Promise<void> => {
     await Promise.all(files.map((f) => f.handle.close()));

@@ -69,6 +69,35 @@ function isGemma2(raw: Json): boolean {
   return raw.model_type === undefined && Array.isArray(raw.architectures) && raw.architectures.includes('Gemma2ForCausalLM');
 }
 
+/**
+ * Upper bounds on the sizes config.json gives, checked before anything is allocated from them: a mistyped or
+ * hostile value (num_hidden_layers 1e9) would otherwise build arrays of that length and abort V8. Each bound is
+ * far above every published Gemma 2 (the 2B, 9B and 27B values are in the comments).
+ */
+export const CONFIG_LIMITS = {
+  vocab_size: 1 << 20, // 256000
+  hidden_size: 1 << 16, // 2304 to 4608
+  intermediate_size: 1 << 18, // 9216 to 36864
+  num_hidden_layers: 512, // 26 to 46
+  num_attention_heads: 1024, // 8 to 32
+  num_key_value_heads: 1024, // 4 to 16
+  head_dim: 1024, // 128 or 256
+  // The export stores a rotary table of max_position_embeddings × head_dim / 2 per sin and cos: 256 MB at these bounds.
+  max_position_embeddings: 1 << 17, // 8192
+  sliding_window: 1 << 17, // 4096
+} as const;
+
+type SizeKey = keyof typeof CONFIG_LIMITS;
+
+function size(raw: Json, key: SizeKey): number {
+  const v = positiveInt(raw, key);
+  const limit = CONFIG_LIMITS[key];
+  if (v > limit) {
+    throw new GemmaError(`config.json: '${key}' is ${v}, above the ${limit} gemma accepts for a Gemma 2 model: correct it in config.json (or convert the original checkpoint)`);
+  }
+  return v;
+}
+
 function positiveInt(raw: Json, key: string, fallback?: number): number {
   const v = raw[key] ?? fallback;
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
@@ -106,6 +135,14 @@ function tokenIds(raw: Json, key: string, fallback: number): number | number[] {
   const v = raw[key] ?? fallback;
   if (isTokenId(v) || (Array.isArray(v) && v.length > 0 && v.every(isTokenId))) return v as number | number[];
   throw new GemmaError(`config.json: '${key}' must be a token id or a list of them, found ${JSON.stringify(v)}`);
+}
+
+/** Special token ids index the vocabulary, so each must lie inside it. */
+function checkTokenIds(config: Gemma2Config): void {
+  const ids: [string, number][] = [['bos_token_id', config.bos_token_id], ['pad_token_id', config.pad_token_id], ...[config.eos_token_id].flat().map((id): [string, number] => ['eos_token_id', id])];
+  for (const [key, id] of ids) {
+    if (id >= config.vocab_size) throw new GemmaError(`config.json: '${key}' ${id} is outside the vocabulary (vocab_size ${config.vocab_size})`);
+  }
 }
 
 function rejectUnsupported(raw: Json): void {
@@ -151,25 +188,26 @@ export function parseConfig(raw: unknown): ModelSpec {
   rejectUnsupported(json);
   const config: Gemma2Config = {
     model_type: 'gemma2',
-    vocab_size: positiveInt(json, 'vocab_size'),
-    hidden_size: positiveInt(json, 'hidden_size'),
-    intermediate_size: positiveInt(json, 'intermediate_size'),
-    num_hidden_layers: positiveInt(json, 'num_hidden_layers'),
-    num_attention_heads: positiveInt(json, 'num_attention_heads'),
-    num_key_value_heads: positiveInt(json, 'num_key_value_heads'),
-    head_dim: positiveInt(json, 'head_dim'),
+    vocab_size: size(json, 'vocab_size'),
+    hidden_size: size(json, 'hidden_size'),
+    intermediate_size: size(json, 'intermediate_size'),
+    num_hidden_layers: size(json, 'num_hidden_layers'),
+    num_attention_heads: size(json, 'num_attention_heads'),
+    num_key_value_heads: size(json, 'num_key_value_heads'),
+    head_dim: size(json, 'head_dim'),
     query_pre_attn_scalar: positiveNumber(json, 'query_pre_attn_scalar'),
-    sliding_window: positiveInt(json, 'sliding_window'),
+    sliding_window: size(json, 'sliding_window'),
     attn_logit_softcapping: optionalCap(json, 'attn_logit_softcapping'),
     final_logit_softcapping: optionalCap(json, 'final_logit_softcapping'),
     rope_theta: positiveNumber(json, 'rope_theta'),
     rms_norm_eps: positiveNumber(json, 'rms_norm_eps'),
-    max_position_embeddings: positiveInt(json, 'max_position_embeddings'),
+    max_position_embeddings: size(json, 'max_position_embeddings'),
     hidden_activation: 'gelu_pytorch_tanh',
     bos_token_id: tokenId(json, 'bos_token_id', 2),
     eos_token_id: tokenIds(json, 'eos_token_id', 1),
     pad_token_id: tokenId(json, 'pad_token_id', 0),
   };
+  checkTokenIds(config);
   return deriveSpec(config, slidingLayers(json, config.num_hidden_layers));
 }
 

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deriveSpec, type Gemma2Config } from './config.js';
 import { writeSafetensors, type TensorSpec } from './safetensors-writer.js';
@@ -6,6 +6,7 @@ import { EMBED_TOKENS, expectedTensors } from './tensor-names.js';
 import type { FloatDtype } from './safetensors.js';
 import { describeFsError } from '../util/errors.js';
 import { fillUniform, hashString, rng } from '../util/random.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { GENERATION_CONFIG, INDEX_FILE, SINGLE_FILE, TOKENIZER_FILES } from './checkpoint.js';
 
 /** Standard deviations of the random weights; norm weights are offsets around the effective scale 1 + w. */
@@ -99,7 +100,7 @@ export async function generateRandomCheckpoint(dir: string, options: RandomCheck
   const tmp = `${dir}.tmp-${process.pid}`;
   try {
     await rm(tmp, { recursive: true, force: true });
-    await mkdir(tmp, { recursive: true });
+    await makeDirs(tmp);
     await writeMetadata(tmp, options);
     const shards = shardTensors(tensors, options.shards);
     const names = shards.length === 1 ? [SINGLE_FILE] : shards.map((_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`);

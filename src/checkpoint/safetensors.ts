@@ -1,7 +1,8 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { GemmaError } from '../util/errors.js';
+import { describeFsError, GemmaError } from '../util/errors.js';
 import { bf16ToF32, f16ToF32 } from '../util/float16.js';
+import { openRegularFile } from '../util/regular-file.js';
 
 /** safetensors' own parser refuses headers above 100 MB; so do we. */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -92,9 +93,10 @@ async function readHeader(path: string, handle: FileHandle, fileBytes: number): 
 export async function openSafetensors(path: string): Promise<SafetensorsFile> {
   let handle: FileHandle;
   try {
-    handle = await open(path, 'r');
-  } catch {
-    throw new GemmaError(`cannot open ${path}`);
+    handle = await openRegularFile(path);
+  } catch (err) {
+    const described = describeFsError(err, `cannot open ${path}`);
+    throw described instanceof GemmaError ? described : new GemmaError(`cannot open ${path}`);
   }
   try {
     const { size } = await handle.stat();

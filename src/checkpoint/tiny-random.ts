@@ -1,7 +1,8 @@
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeFsError } from '../util/errors.js';
 import { PACKAGE_ROOT } from '../util/package-root.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { acquireLock, type LockWait } from '../util/pid-lock.js';
 import { deadProcessFolders } from '../util/temp-folders.js';
 import type { Gemma2Config } from './config.js';
@@ -55,7 +56,7 @@ export async function ensureTinyRandom(home: string, wait: LockWait = {}): Promi
   const name = `${TINY_RANDOM}-v1`;
   const dir = join(parent, name);
   if (await isGenerated(dir)) return dir;
-  const release = await mkdir(parent, { recursive: true })
+  const release = await makeDirs(parent)
     .then(() => acquireLock(join(parent, `.${name}.lock`), wait))
     .catch((err: unknown) => Promise.reject(describeFsError(err, `cannot create the built-in checkpoint in ${parent}`)));
   try {

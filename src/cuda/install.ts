@@ -111,7 +111,7 @@ async function stageTarball(path: string, pkg: ProviderPackage, staging: Staging
 
 async function stageDownload(url: string, pkg: ProviderPackage, staging: Staging, o: InstallOptions): Promise<{ staged: Staged[]; bytes: number }> {
   const tgz = staging.temp('download');
-  const got = await downloadTo(url, tgz, { ...(o.signal && { signal: o.signal }), ...(o.onProgress && { onProgress: o.onProgress }) });
+  const got = await downloadTo(url, tgz, { maxBytes: pkg.tarballBytes, ...(o.signal && { signal: o.signal }), ...(o.onProgress && { onProgress: o.onProgress }) });
   if (got.integrity !== pkg.integrity) throw integrityError(url, pkg.integrity, got.integrity);
   return { staged: await stageArchive(createReadStream(tgz), pkg, staging, o.signal), bytes: got.bytes };
 }

@@ -15,6 +15,8 @@ export interface ProviderPackage {
   version: string;
   /** The npm `dist.integrity` of the tarball (sha512, base64). */
   integrity: string;
+  /** The tarball's size: a download is cut off there rather than filling the disk for an integrity check to fail. */
+  tarballBytes: number;
   /** Folder inside the tarball that holds the libraries. */
   dirInTarball: string;
   /** The onnxruntime version the libraries were built for: the provider bridge needs an exact match. */
@@ -35,6 +37,7 @@ export const CUDA_PROVIDER_PACKAGE: ProviderPackage = {
   name: 'com.github.asus4.onnxruntime.linux-x64-gpu',
   version: '0.4.9',
   integrity: 'sha512-FopIhNE/Ng+v2X65wVc9clPCBCvhvA53Hxo2U0Kf5fGdVsC7iCA+mZ0KLWggcQAj7TIZ6pNidR4AC10g74Xo6w==',
+  tarballBytes: 179_145_956,
   dirInTarball: 'package/Plugins/Linux/x64',
   ortVersion: '1.29.0',
   versionFile: CUDA_LIB,

@@ -5,6 +5,10 @@ import { linear, linearWeights, softcap, type BuildContext } from './blocks.js';
 import type { GraphBuilder } from './graph-builder.js';
 import { newKey, newValue, pastKey, pastValue, POSITION_IDS } from './io-names.js';
 
+/** The initializers holding the rotary tables, [max_position_embeddings, head_dim / 2]. */
+export const ROTARY_COS = 'rope.cos_cache';
+export const ROTARY_SIN = 'rope.sin_cache';
+
 export interface RotaryCaches {
   cos: string;
   sin: string;
@@ -31,7 +35,7 @@ export async function rotaryCaches(ctx: BuildContext): Promise<RotaryCaches> {
   const dims = [max_position_embeddings, head_dim / 2];
   // RotaryEmbedding takes caches of its input's type: the rotation runs in the compute type.
   const type = computeType(ctx.format);
-  return { cos: await ctx.weights.table('rope.cos_cache', dims, t.cos, type), sin: await ctx.weights.table('rope.sin_cache', dims, t.sin, type) };
+  return { cos: await ctx.weights.table(ROTARY_COS, dims, t.cos, type), sin: await ctx.weights.table(ROTARY_SIN, dims, t.sin, type) };
 }
 
 /** Half-split RoPE over x [S, heads · head_dim], from position_ids; the output is [1, S, heads · head_dim]. */

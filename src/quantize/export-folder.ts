@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { sourceChange, type SourceFiles } from '../checkpoint/source-files.js';
 import { describeFsError, GemmaError } from '../util/errors.js';
 import { cleanupOnExit } from '../util/exit-cleanup.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { acquireLock, type LockWait } from '../util/pid-lock.js';
 import { deadProcessFolders, tempFolderName, tempFolderPattern } from '../util/temp-folders.js';
 import { exportFiles, GRAPH_CONTRACT, MANIFEST_FILE, type Manifest } from './manifest.js';
@@ -108,7 +109,7 @@ async function writeAndPublish(req: FolderRequest, write: (tmp: string) => Promi
 export async function intoExportFolder(req: FolderRequest, source: SourceFiles, write: (tmp: string) => Promise<Manifest>): Promise<{ manifest: Manifest; converted: boolean }> {
   const parent = dirname(req.outDir);
   // A file in the way (EEXIST) is reported by the lock file's creation, as "not a directory".
-  const release = await mkdir(parent, { recursive: true })
+  const release = await makeDirs(parent)
     .catch((err: unknown) => ((err as NodeJS.ErrnoException).code === 'EEXIST' ? undefined : Promise.reject(err)))
     .then(() => acquireLock(join(parent, `.${basename(req.outDir)}.lock`), req))
     .catch((err: unknown) => Promise.reject(describeFsError(err, `cannot create output folder next to ${req.outDir}`)));

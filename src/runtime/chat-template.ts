@@ -1,5 +1,6 @@
 import { Template } from '@huggingface/jinja';
 import { GemmaError } from '../util/errors.js';
+import { renderInBudget } from './template-budget.js';
 
 export interface ChatMessage {
   role: 'user' | 'assistant';
@@ -8,11 +9,10 @@ export interface ChatMessage {
 
 /** Renders conversations with the model's own Jinja chat template (from tokenizer_config.json). */
 export class ChatTemplate {
-  private readonly template: Template;
-
-  constructor(source: string, private readonly bosToken: string) {
+  constructor(private readonly source: string, private readonly bosToken: string) {
     try {
-      this.template = new Template(source);
+      // Parsed here to report a broken template when the model loads; renders parse it again in their worker.
+      new Template(source);
     } catch (err) {
       throw new GemmaError(`the model's chat template does not parse: ${(err as Error).message}`);
     }
@@ -20,8 +20,9 @@ export class ChatTemplate {
 
   render(messages: ChatMessage[], addGenerationPrompt: boolean): string {
     try {
-      return this.template.render({ messages, bos_token: this.bosToken, add_generation_prompt: addGenerationPrompt });
+      return renderInBudget(this.source, { messages, bos_token: this.bosToken, add_generation_prompt: addGenerationPrompt });
     } catch (err) {
+      if (err instanceof GemmaError) throw err;
       throw new GemmaError(`chat template: ${(err as Error).message}`);
     }
   }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { parseConfig, type ModelSpec } from '../checkpoint/config.js';
 import { probeReason } from '../cuda/ep-probe.js';
+import { checkManifestFields, checkRotaryTable, checkStageIo } from './export-check.js';
 import { GemmaError } from '../util/errors.js';
 import type { StagePlan } from '../onnx/stages.js';
 import { GRAPH_CONTRACT, MANIFEST_FILE, type Manifest } from '../quantize/manifest.js';
@@ -40,7 +41,8 @@ export async function readManifest(dir: string): Promise<Manifest> {
   if (manifest.contract !== GRAPH_CONTRACT) {
     throw new GemmaError(`${dir} was exported with graph contract ${String(manifest.contract)}, this gemma needs ${GRAPH_CONTRACT}: convert it again with gemma quantize`);
   }
-  if (!Array.isArray(manifest.stages) || manifest.stages.length === 0) throw new GemmaError(`${dir}: ${MANIFEST_FILE} lists no graphs`);
+  checkManifestFields(dir, manifest);
+  if (manifest.stages.length === 0) throw new GemmaError(`${dir}: ${MANIFEST_FILE} lists no graphs`);
   return manifest;
 }
 
@@ -87,11 +89,19 @@ export async function readExport(dir: string, ep?: ExecutionProvider): Promise<E
 export async function loadStage(info: ExportInfo, index: number, options: SessionOptions): Promise<LoadedStage> {
   const plan = info.manifest.stages[index]!;
   const path = join(info.dir, plan.file);
+  let session: ort.InferenceSession;
   try {
-    const session = await ort.InferenceSession.create(path, sessionOptions(info.ep, options.threads, options.profilePrefix));
-    return { plan, session };
+    session = await ort.InferenceSession.create(path, sessionOptions(info.ep, options.threads, options.profilePrefix));
   } catch (err) {
     const hint = info.ep === 'cuda' ? ' (gemma doctor tells what CUDA needs)' : '';
     throw new GemmaError(`cannot load ${path} on ${info.ep}: ${probeReason(String((err as Error)?.message ?? err), '')}${hint}`);
   }
+  try {
+    checkStageIo(info.dir, info.spec, plan, session);
+    await checkRotaryTable(info.dir, info.spec, plan, path);
+  } catch (err) {
+    await session.release();
+    throw err;
+  }
+  return { plan, session };
 }

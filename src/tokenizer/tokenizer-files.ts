@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GemmaError } from '../util/errors.js';
+import { readRegularFile } from '../util/regular-file.js';
 import { tablesFromJson, type BpeTables } from './bpe-tables.js';
 import { decodeTables, TABLES_FILE } from './tables-file.js';
 
@@ -8,8 +9,9 @@ export type TokenizerConfig = Record<string, unknown>;
 
 async function readJson(path: string): Promise<Record<string, unknown>> {
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-  } catch {
+    return JSON.parse(await readRegularFile(path)) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof GemmaError) throw err;
     throw new GemmaError(`cannot read ${path}`);
   }
 }

@@ -49,6 +49,7 @@ export async function fakeProviderPackage(root: string, cudaBytes = 300_000): Pr
   const pkg: ProviderPackage = {
     ...CUDA_PROVIDER_PACKAGE,
     integrity: `sha512-${createHash('sha512').update(tgzBytes).digest('base64')}`,
+    tarballBytes: tgzBytes.length,
     files: CUDA_PROVIDER_PACKAGE.files.map((f) => ({ name: f.name, bytes: contents[f.name]!.length, sha256: sha256(contents[f.name]!) })),
   };
   return { root, tgz, tgzBytes, libsDir, contents, pkg };

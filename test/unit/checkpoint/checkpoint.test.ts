@@ -1,7 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { cp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { INDEX_FILE, openCheckpoint, type Checkpoint } from '../../../src/checkpoint/checkpoint.js';
 import type { Gemma2Config } from '../../../src/checkpoint/config.js';
@@ -223,6 +224,27 @@ test('a truncated shard', async () => {
   const path = join(dir, 'model-00003-of-00003.safetensors');
   await truncate(path, (await readFile(path)).length - 2);
   await rejectsCheckpoint(dir, /model-00003-of-00003\.safetensors: not a valid safetensors file \(truncated/);
+});
+
+test('weights of more layers than num_hidden_layers', async () => {
+  const dir = await copyOfBase();
+  const raw = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  await writeFile(join(dir, 'config.json'), JSON.stringify({ ...raw, num_hidden_layers: 1 }));
+  await rejectsCheckpoint(dir, /config\.json in .* says num_hidden_layers 1, but the weights hold 2 layers: correct config\.json/);
+});
+
+test('a directory or a named pipe where a file belongs is refused before it is read', async () => {
+  const single = join(root, 'single-as-directory');
+  await generateRandomCheckpoint(single, { ...BINDING_OPTIONS, config: SMALL, shards: 1 });
+  await rm(join(single, 'model.safetensors'));
+  await mkdir(join(single, 'model.safetensors'));
+  await rejectsCheckpoint(single, /model\.safetensors is a directory, not a file: put the file itself there/);
+  for (const name of ['config.json', 'model-00002-of-00003.safetensors', 'tokenizer.json', 'generation_config.json']) {
+    const dir = await copyOfBase();
+    await rm(join(dir, name), { force: true });
+    assert.equal(spawnSync('mkfifo', [join(dir, name)]).status, 0);
+    await rejectsCheckpoint(dir, new RegExp(`${name.replace(/\./g, '\\.')} is a named pipe, not a file`));
+  }
 });
 
 test('no weights at all', async () => {

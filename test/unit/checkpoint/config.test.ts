@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deriveSpec, parseConfig, type Gemma2Config } from '../../../src/checkpoint/config.js';
+import { CONFIG_LIMITS, deriveSpec, parseConfig, type Gemma2Config } from '../../../src/checkpoint/config.js';
 import { GemmaError } from '../../../src/util/errors.js';
 import { BINDING_CONFIG } from '../../helpers/models.js';
 
@@ -132,6 +132,21 @@ test('gemma-2-27b config parses: query_pre_attn_scalar 144 ≠ head_dim', () => 
   assert.deepEqual(spec.isSliding, evenLayers(46));
   assert.equal(spec.isSliding[0], true);
   assert.equal(spec.isSliding[45], false);
+});
+
+test('every size is bounded before anything is allocated from it; each bound holds the published models', () => {
+  for (const [key, limit] of Object.entries(CONFIG_LIMITS)) {
+    for (const published of [GEMMA2_2B, GEMMA2_9B, GEMMA2_27B]) assert.ok((published[key] as number) * 4 <= limit, `${key} leaves room above the published models`);
+    rejects({ ...GEMMA2_2B, [key]: limit + 1 }, new RegExp(`'${key}' is ${limit + 1}, above the ${limit} `), /correct it in config\.json/);
+    rejects({ ...GEMMA2_2B, [key]: 1e15 }, new RegExp(`'${key}' is 1000000000000000, above`));
+  }
+  assert.equal(parseConfig({ ...GEMMA2_2B, max_position_embeddings: CONFIG_LIMITS.max_position_embeddings }).config.max_position_embeddings, CONFIG_LIMITS.max_position_embeddings);
+});
+
+test('special token ids must lie inside the vocabulary', () => {
+  rejects({ ...GEMMA2_2B, eos_token_id: [1, 256000] }, /'eos_token_id' 256000 is outside the vocabulary \(vocab_size 256000\)/);
+  rejects({ ...GEMMA2_2B, bos_token_id: 1e9 }, /'bos_token_id' 1000000000 is outside/);
+  rejects({ ...GEMMA2_2B, pad_token_id: 256001 }, /'pad_token_id'/);
 });
 
 test('architectures alone identifies Gemma 2; eos may be a list', () => {

@@ -2,17 +2,20 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { DownloadProgress } from '../../../src/cuda/download.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, downloadTo, idleTimeoutMs, type DownloadProgress } from '../../../src/cuda/download.js';
 import { installProviderLibs } from '../../../src/cuda/install.js';
 import { CUDA_LIB, SHARED_LIB, tarballUrl } from '../../../src/cuda/provider-package.js';
+import { GemmaError } from '../../../src/util/errors.js';
 import { tempDirs } from '../../helpers/temp-dirs.js';
 import { fakeProviderPackage, type FakeProviderPackage } from '../../helpers/provider-tarball.js';
 
 /**
  * A stand-in npm registry on 127.0.0.1; the first path segment picks the behaviour, so that one server serves every
  * test: /ok/ answers with the tarball, /cut/ closes the connection halfway, /stall/ stops halfway until the client
- * gives up, /gone/ answers 404.
+ * gives up, /gone/ answers 404, /silent/ accepts the request and never answers, /more/ sends the tarball twice without
+ * announcing a length, /big/ announces one byte more than the tarball.
  */
 let fake: FakeProviderPackage;
 let server: Server;
@@ -23,6 +26,9 @@ const target = tempDirs('gemma-cuda-dl-');
 function serve(mode: string, s: ServerResponse): void {
   const body = fake.tgzBytes;
   if (mode === 'gone') return void s.writeHead(404, 'Not Found').end('{"error":"Not found"}');
+  if (mode === 'silent') return;
+  if (mode === 'more') return void s.writeHead(200).end(Buffer.concat([body, body]));
+  if (mode === 'big') return void s.writeHead(200, { 'content-length': String(body.length + 1) }).end(Buffer.concat([body, Buffer.alloc(1)]));
   s.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
   if (mode === 'ok') return void s.end(body);
   s.write(body.subarray(0, body.length >> 1), () => {
@@ -99,4 +105,30 @@ test('aborting mid-download removes the partial file', async () => {
   };
   await assert.rejects(installProviderLibs({ targetDir: dir, registry: `${base}/stall/`, pkg: fake.pkg, signal: controller.signal, onProgress }), { name: 'AbortError' });
   assert.deepEqual(await readdir(dir), []);
+});
+
+/** Short limits so that the stalls below end within the test's time. */
+const FAST = { npm_config_fetch_timeout: '300' };
+
+test("npm's fetch-timeout setting overrides the 30 s default", () => {
+  assert.equal(idleTimeoutMs({}), DEFAULT_IDLE_TIMEOUT_MS);
+  assert.equal(idleTimeoutMs({ npm_config_fetch_timeout: '1500' }), 1500);
+  assert.equal(idleTimeoutMs({ npm_config_fetch_timeout: 'soon' }), DEFAULT_IDLE_TIMEOUT_MS);
+});
+
+test('a registry that accepts the connection and never answers, or stops sending, fails in one line once the idle limit passes', { timeout: 10_000 }, async () => {
+  for (const mode of ['silent', 'stall']) {
+    const dest = join(await target(), 'download');
+    const url = tarballUrl(fake.pkg, `${base}/${mode}/`);
+    const expected = /^127\.0\.0\.1:\d+ sent nothing for 0\.3 s \(http:.*\.tgz\): run the command again, or download it elsewhere and run gemma setup cuda --from <that file>$/;
+    await assert.rejects(downloadTo(url, dest, { maxBytes: fake.pkg.tarballBytes, env: FAST }), (err: unknown) => err instanceof GemmaError && expected.test(err.message));
+  }
+});
+
+test('a download is capped at the pinned tarball size, announced or not, and leaves nothing', async () => {
+  for (const mode of ['more', 'big']) {
+    const dir = await target();
+    await assert.rejects(installProviderLibs({ targetDir: dir, registry: `${base}/${mode}/`, pkg: fake.pkg }), new RegExp(`more than the ${fake.pkg.tarballBytes} (bytes )?of the pinned package: check npm_config_registry`));
+    assert.deepEqual(await readdir(dir), []);
+  }
 });
