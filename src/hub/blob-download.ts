@@ -1,5 +1,6 @@
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { GemmaError } from '../util/errors.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { blobPath, fileSize, partialPath, type RepoCache } from './cache-layout.js';
 import { contentHash, hashPrefix, type ContentHash } from './content-hash.js';
 import { fsFailure } from './fs-failure.js';
@@ -126,7 +127,7 @@ export async function fetchBlob(job: BlobJob): Promise<number> {
   const final = blobPath(job.cache, file.blobId);
   if ((await fileSize(final)) === file.size) return 0;
   const part = partialPath(job.cache, file.blobId);
-  await mkdir(job.cache.blobs, { recursive: true }).catch((err: unknown) => Promise.reject(fsFailure(err, `creating ${job.cache.blobs}`)));
+  await makeDirs(job.cache.blobs).catch((err: unknown) => Promise.reject(fsFailure(err, `creating ${job.cache.blobs}`)));
   let transferred = 0;
   const report = (event: DownloadProgress): void => {
     if (event.kind === 'bytes') transferred += event.bytes;

@@ -1,6 +1,7 @@
-import { lstat, mkdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { describeFsError, GemmaError } from '../util/errors.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { isCommitHash, repoFolderName } from './repo-id.js';
 import { isInside } from './safe-path.js';
 
@@ -44,7 +45,7 @@ export async function writeRef(cache: RepoCache, revision: string, commit: strin
   const path = join(cache.refs, revision);
   const tmp = `${path}.tmp-${process.pid}`;
   try {
-    await mkdir(dirname(path), { recursive: true });
+    await makeDirs(dirname(path));
     await writeFile(tmp, commit);
     await rename(tmp, path);
   } catch (err) {
@@ -68,7 +69,7 @@ export async function linkIntoSnapshot(dir: string, file: string, blob: string):
   try {
     const existing = await lstat(link).catch(() => undefined);
     if (existing?.isSymbolicLink() && (await readlink(link)) === target) return;
-    await mkdir(dirname(link), { recursive: true });
+    await makeDirs(dirname(link));
     const tmp = `${link}.tmp-${process.pid}`;
     await rm(tmp, { force: true });
     await symlink(target, tmp);

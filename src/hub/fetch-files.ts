@@ -1,6 +1,7 @@
-import { mkdir, readdir, rm, stat, statfs } from 'node:fs/promises';
+import { readdir, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GemmaError } from '../util/errors.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { fetchBlob } from './blob-download.js';
 import { blobPath, fileSize, linkIntoSnapshot, partialPath, type RepoCache } from './cache-layout.js';
 import { fsFailure } from './fs-failure.js';
@@ -37,7 +38,7 @@ async function keptBytes(ctx: FetchContext, file: RemoteFile): Promise<number> {
 async function checkSpace(ctx: FetchContext, missing: RemoteFile[]): Promise<void> {
   let need = 0;
   for (const file of missing) need += file.size - (await keptBytes(ctx, file));
-  await mkdir(ctx.cache.blobs, { recursive: true }).catch((err: unknown) => Promise.reject(fsFailure(err, `creating ${ctx.cache.blobs}`)));
+  await makeDirs(ctx.cache.blobs).catch((err: unknown) => Promise.reject(fsFailure(err, `creating ${ctx.cache.blobs}`)));
   const disk = await statfs(ctx.cache.blobs);
   const free = disk.bavail * disk.bsize;
   if (need > free) throw new GemmaError(`not enough disk space for ${ctx.cache.repo}: it needs ${mb(need)} more in ${ctx.cache.root}, ${mb(free)} is free`);

@@ -38,6 +38,7 @@ export async function removeModel(cacheDir: string, home: string, name: string):
   } finally {
     await release?.();
   }
-  if (cached !== undefined) await rm(join(cacheDir, '.locks', repoFolderName(name)), { recursive: true, force: true });
+  // A pull that was waiting for our lock may be creating its own in there (ENOTEMPTY): retried.
+  if (cached !== undefined) await rm(join(cacheDir, '.locks', repoFolderName(name)), { recursive: true, force: true, maxRetries: 5 });
   return { name, paths, bytes: (cached ? cached.bytes + cached.partialBytes : 0) + exportBytes };
 }

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { link, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cleanupOnExit } from './exit-cleanup.js';
+import { makeDirs } from './make-dirs.js';
 
 /** Whether a process with this id exists (EPERM: it exists but belongs to another user). */
 export function alive(pid: number): boolean {
@@ -52,7 +53,7 @@ async function tryCreate(path: string): Promise<boolean> {
   const mine = privateName(path, 'new');
   const pid = String(process.pid);
   // Made on every try: the folder may be deleted with what it locks (gemma rm) while we wait.
-  await mkdir(dirname(path), { recursive: true });
+  await makeDirs(dirname(path));
   try {
     await writeFile(mine, pid);
     await link(mine, path).catch((err: NodeJS.ErrnoException) => (NO_LINKS.has(err.code ?? '') ? writeFile(path, pid, { flag: 'wx' }) : Promise.reject(err)));
@@ -89,16 +90,19 @@ export async function acquireLock(path: string, wait: LockWait = {}): Promise<()
   let reported = 0;
   for (;;) {
     wait.signal?.throwIfAborted();
-    if (await tryCreate(path)) {
+    // A held lock is only read, so that waiting leaves nothing else beside it.
+    let owner = await ownerOf(path);
+    if (owner === 0 && (await tryCreate(path))) {
       held.add(path);
       const dispose = cleanupOnExit(() => rmSync(path, { force: true }));
       return async () => {
         dispose();
-        held.delete(path);
+        // Removed before it is forgotten: a waiter in this process that read our pid meanwhile keeps waiting.
         await rm(path, { force: true });
+        held.delete(path);
       };
     }
-    const owner = await ownerOf(path);
+    owner ||= await ownerOf(path);
     if (owner === process.pid ? !held.has(path) : !alive(owner)) {
       await takeOver(path, owner);
       continue;

@@ -50,7 +50,7 @@ test('without a wait, a lock held by a live process is refused; one of a dead pr
 
 test('with a wait: reported once with the owner, then taken when the owner releases it, or when gemma rm deletes the lock folder', async () => {
   const other = otherProcess();
-  const releases = [(cacheDir: string) => rm(lockFile(cacheDir)), (cacheDir: string) => rm(join(cacheDir, '.locks'), { recursive: true })];
+  const releases = [(cacheDir: string) => rm(lockFile(cacheDir)), (cacheDir: string) => rm(join(cacheDir, '.locks'), { recursive: true, maxRetries: 5 })];
   try {
     for (const ownerRelease of releases) {
       const cacheDir = await heldBy(other.pid);
