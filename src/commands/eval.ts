@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { perplexity, SCORING_CHUNK } from '../runtime/perplexity.js';
 import { openRuntime } from '../runtime/runtime.js';
+import { NonFiniteLogitsError } from '../runtime/sampler.js';
 import { GemmaError } from '../util/errors.js';
 import { MODEL_ARGUMENT } from './model-argument.js';
 import { commandWithArgument, flag, text, type OptionValues } from './option-defs.js';
@@ -33,8 +34,9 @@ async function evaluate(model: string, o: EvalOptions): Promise<void> {
     if (ids.length < 2) throw new GemmaError(`${o.file} has no text to score`);
     const window = runtime.engine.options.ctxSize;
     const bar = byteBar(show, 'Scoring', Math.ceil(ids.length / window));
-    const result = await perplexity(runtime.engine, ids, window, () => bar.advance(1, `windows of ${window} tokens`));
-    bar.stop();
+    const result = await perplexity(runtime.engine, ids, window, () => bar.advance(1, `windows of ${window} tokens`)).catch((err: unknown) => {
+      throw err instanceof NonFiniteLogitsError ? new NonFiniteLogitsError(`the model in ${dir}`) : err;
+    }).finally(() => bar.stop());
     if (o.json) process.stdout.write(`${JSON.stringify({ nll: result.nll, ppl: result.ppl, tokens: result.tokens })}\n`);
     else process.stdout.write(`perplexity ${result.ppl.toFixed(4)} (mean NLL ${result.nll.toFixed(6)} nats over ${result.tokens} tokens, ${result.windows} window(s) of ${window})\n`);
   } finally {

@@ -1,4 +1,5 @@
 import type { Engine } from './engine.js';
+import { maxLogit } from './sampler.js';
 
 export interface PerplexityResult {
   /** Mean negative log-likelihood per scored token, in nats. */
@@ -9,10 +10,9 @@ export interface PerplexityResult {
   windows: number;
 }
 
-/** log Σ exp(logits), computed in float64. */
+/** log Σ exp(logits), computed in float64; non-finite logits are refused as the sampler refuses them. */
 function logSumExp(logits: ArrayLike<number>): number {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
+  const max = maxLogit(logits);
   let sum = 0;
   for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
   return max + Math.log(sum);

@@ -39,7 +39,7 @@ export class NonFiniteLogitsError extends GemmaError {
 }
 
 /** The largest logit, refusing NaN (which Math.max propagates) and +Infinity anywhere in the row. */
-function maxLogit(logits: ArrayLike<number>): number {
+export function maxLogit(logits: ArrayLike<number>): number {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
   if (!Number.isFinite(max)) throw new NonFiniteLogitsError();

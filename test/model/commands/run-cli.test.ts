@@ -247,13 +247,15 @@ describe('gemma run: what the export holds, and llama.cpp conventions', () => {
     return JSON.parse(r.stdout) as JsonTurn;
   };
 
-  test('an export whose weights are NaN is refused in one line naming it, greedy or sampled', async () => {
+  test('an export whose weights are NaN is refused in one line naming it, greedy, sampled or scored', async () => {
     const out = join(root, 'nan-export');
     assert.equal((await gemma(['quantize', 'tiny-random', '--out', out], env)).code, 0);
     const data = join(out, 'model.onnx.data');
     await writeFile(data, Buffer.alloc((await readFile(data)).length, 0xff));
-    for (const temp of ['0', '0.8']) {
-      const r = await gemma(['run', out, '-p', 'Hi', '-n', '3', '--temp', temp], env);
+    const text = join(root, 'nan-eval.txt');
+    await writeFile(text, 'Some text to score.');
+    for (const args of [['run', out, '-p', 'Hi', '-n', '3', '--temp', '0'], ['run', out, '-p', 'Hi', '-n', '3', '--temp', '0.8'], ['eval', out, '--file', text]]) {
+      const r = await gemma(args, env);
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, oneLine);
       assert.ok(r.stderr.startsWith(`gemma: error: the model in ${out} produced non-finite logits (NaN/Inf): the export is damaged`), r.stderr);
