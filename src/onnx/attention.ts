@@ -73,14 +73,15 @@ const matMulTransB = (g: GraphBuilder, name: string, a: string, b: string): stri
  * are computed transposed: the keys become the product's streamed operand instead of the one
  * onnxruntime's CPU GEMM repacks on every call, and transposing the small result back is
  * cheap. For prompt chunks that transpose copies the whole score matrix and costs more than
- * it saves; the break-even measured between 32 and 64 rows (docs/benchmarks.md).
+ * it saves; the break-even measured between 32 and 64 rows (docs/benchmarks-history.md,
+ * "Change: one batched cache per layer, values transposed").
  */
 const KEYS_STREAMED_MAX_ROWS = 32;
 
 /**
  * Whether this run's new tokens are few enough to read the cached keys as the streamed
  * operand, as a boolean scalar; undefined for CUDA graphs, where there is no repacking to
- * avoid and the If measured slower (docs/benchmarks.md).
+ * avoid and the If measured slower (docs/benchmarks.md, "CUDA on an H100").
  */
 export function keysStreamed(ctx: BuildContext): string | undefined {
   const { g, spec } = ctx;

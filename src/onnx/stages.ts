@@ -11,8 +11,9 @@ export interface StagePlan {
 
 /**
  * Two graphs on the CPU: each loads in its own thread, so onnxruntime's single-threaded
- * prepacking of the weights runs on two cores (docs/benchmarks.md, "Change: two graphs that
- * load in parallel"). CUDA exports stay one graph, the form the device check measured.
+ * prepacking of the weights runs on two cores (docs/benchmarks-history.md, "Change: two
+ * graphs that load in parallel"). CUDA exports stay one graph, the form the device check
+ * measured.
  */
 export const defaultStages = (ep: ExecutionProvider): number => (ep === 'cpu' ? 2 : 1);
 

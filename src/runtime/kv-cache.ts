@@ -11,7 +11,7 @@ const STEPS_PER_DOUBLING = 16;
  * Positions a cache holding `length` of them is sized for: rounded up to a step of
  * max(32, the power of two at or below length / 16). The graph reads the padding as if it
  * were cached rows, and growing copies the whole cache into fresh arrays; for the measured
- * costs of both (docs/benchmarks.md, "The capacity step") the best step grows like the
+ * costs of both (docs/benchmarks-history.md, "The capacity step") the best step grows like the
  * square root of the length, which this one follows closely from 1k to 8k tokens. Never
  * 0: the graph needs at least one (padding) row, as a product over zero rows is left unset.
  */

@@ -50,7 +50,7 @@ export async function readManifest(dir: string): Promise<Manifest> {
  * The exporter writes CPU graphs in the form they run in: onnxruntime's optimizers found
  * nothing to fuse in them that changed the run time, yet enabling them made it copy the
  * memory-mapped weights into fresh memory (constant folding), which doubled the session
- * load (docs/benchmarks.md, "Change: CPU sessions without graph optimizations"). CUDA graphs keep
+ * load (docs/benchmarks-history.md, "Change: CPU sessions without graph optimizations"). CUDA graphs keep
  * them: the device check measured them that way.
  */
 const optimizationLevel = (ep: ExecutionProvider): ort.InferenceSession.SessionOptions['graphOptimizationLevel'] => (ep === 'cpu' ? 'disabled' : 'all');

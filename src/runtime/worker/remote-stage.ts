@@ -87,7 +87,7 @@ async function openStages(dir: string, count: number, threads: number, ep: Execu
 /**
  * An Engine whose stages each load and run in a worker thread: onnxruntime prepacks a
  * graph's weights on one thread, so the stages' sessions load in parallel
- * (docs/benchmarks.md, "Change: two graphs that load in parallel").
+ * (docs/benchmarks-history.md, "Change: two graphs that load in parallel").
  */
 export async function openWorkerEngine(dir: string, options: EngineLoadOptions): Promise<Engine> {
   const info = await readExport(dir, options.ep);
