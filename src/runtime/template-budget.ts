@@ -14,6 +14,9 @@ export interface TemplateBudget {
   ms: number;
   heapMb: number;
 }
+/** How often the port is looked at when the flag has moved but no reply is there yet. */
+const POLL_MS = 1;
+
 /** Most a start of the worker (loading the renderer into it) may take, on a loaded machine. */
 const START_MS = 30_000;
 
@@ -54,6 +57,22 @@ function stop(r: Renderer): void {
 }
 
 /**
+ * The worker's reply, blocking until it comes or `deadline` passes. The flag only says when to look: the reply is
+ * taken from the port whenever it is there (under load a wake-up was seen with the port still empty), and the wait
+ * goes on until the deadline.
+ */
+function awaitReply(r: Renderer, deadline: number): RenderReply | undefined {
+  for (;;) {
+    const reply = receiveMessageOnPort(r.port)?.message as RenderReply | undefined;
+    if (reply !== undefined) return reply;
+    const left = deadline - performance.now();
+    if (left <= 0) return undefined;
+    if (Atomics.load(r.flag, 0) === r.replies) Atomics.wait(r.flag, 0, r.replies, left);
+    else Atomics.wait(r.flag, 0, Atomics.load(r.flag, 0), Math.min(left, POLL_MS));
+  }
+}
+
+/**
  * Renders a chat template in the worker, blocking this thread until it answers, so that rendering stays a plain
  * function call for its callers. Throws Error with the template's own message when it raises, GemmaError when it
  * passes the budget.
@@ -62,8 +81,7 @@ export function renderInBudget(source: string, items: Record<string, unknown>, b
   if (renderer !== undefined && renderer.heapMb !== budget.heapMb) stop(renderer);
   const r = (renderer ??= start(budget.heapMb));
   r.port.postMessage({ source, items } satisfies RenderRequest);
-  const answered = Atomics.wait(r.flag, 0, r.replies, budget.ms) !== 'timed-out';
-  const reply = answered ? (receiveMessageOnPort(r.port)?.message as RenderReply | undefined) : undefined;
+  const reply = awaitReply(r, performance.now() + budget.ms);
   if (reply === undefined) {
     stop(r);
     throw new GemmaError(`the model's chat template needs more than ${budget.ms / 1000} s or ${budget.heapMb} MB to render: fix chat_template in tokenizer_config.json`);
