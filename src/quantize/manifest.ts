@@ -4,7 +4,9 @@ import type { ExecutionProvider, WeightFormat } from './precision.js';
 export const MANIFEST_FILE = 'gemma.json';
 export const DATA_FILE = 'model.onnx.data';
 /** Bumped whenever the graphs' inputs/outputs change meaning (docs/graph-contract.md). */
-export const GRAPH_CONTRACT = 'gemma2-new-kv/4';
+export const GRAPH_CONTRACT = 'gemma2-new-kv/5';
+/** The decode loop's graph, written beside one-graph exports (docs/graph-contract.md, "The decode loop"). */
+export const LOOP_FILE = 'decode-loop.onnx';
 
 export interface Manifest {
   format: 'gemma-onnx';
@@ -18,8 +20,13 @@ export interface Manifest {
   ep: ExecutionProvider;
   /** The graphs, run one after the other; all read their weights from `files.data`. */
   stages: StagePlan[];
+  /** The decode loop's graph, over the same data file; one-graph exports only. */
+  loop?: string;
   files: { data: string; tokenizer: string[]; generationConfig?: string };
   sizes: { modelBytes: number; dataBytes: number };
   nodes: number;
   created: string;
 }
+
+/** The loop needs the whole cache in one graph: only exports of one stage have it. */
+export const hasDecodeLoop = (stages: readonly StagePlan[]): boolean => stages.length === 1;

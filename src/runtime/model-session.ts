@@ -13,6 +13,8 @@ export interface SessionOptions {
   threads: number;
   /** onnxruntime's per-node profiler writes `<prefix>_<time>.json` when the session ends profiling (bench/decode-profile.ts). */
   profilePrefix?: string;
+  /** Also load the export's decode loop (--decode-steps above 1), beside its one graph. */
+  decodeLoop?: boolean;
 }
 
 /** An export's manifest and what follows from it, before any session exists. */
@@ -27,6 +29,8 @@ export interface ExportInfo {
 export interface LoadedStage {
   plan: StagePlan;
   session: ort.InferenceSession;
+  /** The decode loop's session, when asked for. */
+  loop?: ort.InferenceSession;
 }
 
 export async function readManifest(dir: string): Promise<Manifest> {
@@ -83,15 +87,32 @@ export async function readExport(dir: string, ep?: ExecutionProvider): Promise<E
   return { dir, manifest, spec, ep: ep ?? manifest.ep };
 }
 
-/** Loads stage `index` of an export into an onnxruntime session. Blocks the thread for seconds on big models. */
-export async function loadStage(info: ExportInfo, index: number, options: SessionOptions): Promise<LoadedStage> {
-  const plan = info.manifest.stages[index]!;
-  const path = join(info.dir, plan.file);
+/** Refuses --decode-steps above 1 on an export without the decode loop, before any session loads. */
+export function checkDecodeLoop(info: ExportInfo, decodeSteps: number): void {
+  if (decodeSteps > 1 && info.manifest.loop === undefined) {
+    throw new GemmaError(`--decode-steps ${decodeSteps} needs the decode loop, which only one-graph exports have: ${info.dir} has ${info.manifest.stages.length} graphs; convert it again with gemma quantize --stages 1, or use --decode-steps 1`);
+  }
+}
+
+async function loadGraph(info: ExportInfo, file: string, options: SessionOptions): Promise<ort.InferenceSession> {
+  const path = join(info.dir, file);
   try {
-    const session = await ort.InferenceSession.create(path, sessionOptions(info.ep, options.threads, options.profilePrefix));
-    return { plan, session };
+    return await ort.InferenceSession.create(path, sessionOptions(info.ep, options.threads, options.profilePrefix));
   } catch (err) {
     const hint = info.ep === 'cuda' ? ' (gemma doctor tells what CUDA needs)' : '';
     throw new GemmaError(`cannot load ${path} on ${info.ep}: ${probeReason(String((err as Error)?.message ?? err), '')}${hint}`);
+  }
+}
+
+/** Loads stage `index` of an export (and the decode loop, if asked) into onnxruntime sessions. Blocks the thread for seconds on big models. */
+export async function loadStage(info: ExportInfo, index: number, options: SessionOptions): Promise<LoadedStage> {
+  const plan = info.manifest.stages[index]!;
+  const session = await loadGraph(info, plan.file, options);
+  if (options.decodeLoop !== true || info.manifest.loop === undefined) return { plan, session };
+  try {
+    return { plan, session, loop: await loadGraph(info, info.manifest.loop, { threads: options.threads }) };
+  } catch (err) {
+    await session.release();
+    throw err;
   }
 }

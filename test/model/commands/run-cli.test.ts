@@ -83,10 +83,10 @@ describe('gemma run', () => {
     assert.equal((await gemma(['quantize', 'tiny-random', '--out', out], env)).code, 0);
     const manifestPath = join(out, 'gemma.json');
     const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Record<string, unknown>;
-    await writeFile(manifestPath, JSON.stringify({ ...manifest, contract: 'gemma2-new-kv/2' }));
+    await writeFile(manifestPath, JSON.stringify({ ...manifest, contract: 'gemma2-new-kv/4' }));
     const r = await gemma(['run', out, '-p', 'hi'], env);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^gemma: error: .*graph contract gemma2-new-kv\/2, this gemma needs gemma2-new-kv\/4: convert it again with gemma quantize\n$/);
+    assert.match(r.stderr, /^gemma: error: .*graph contract gemma2-new-kv\/4, this gemma needs gemma2-new-kv\/5: convert it again with gemma quantize\n$/);
   });
 
   test('an export with a graph missing, no graphs, or graphs that do not cover the layers, is refused in one line', async () => {

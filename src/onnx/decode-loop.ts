@@ -1,0 +1,127 @@
+import { FINAL_NORM } from '../checkpoint/tensor-names.js';
+import { computeType } from '../quantize/precision.js';
+import { keysStreamed, rotaryCaches, type LayerRows, type RotaryCaches } from './attention.js';
+import { rmsNorm, type BuildContext } from './blocks.js';
+import { declareCaches, decoderLayer, embedding, layerRange, lmHead, vocabulary } from './gemma2-graph.js';
+import type { GraphBuilder } from './graph-builder.js';
+import { INPUT_IDS, MAX_STEPS, newKey, newValue, POSITION_IDS, SAMPLING_INPUTS as S, STOP_IDS, TOKENS } from './io-names.js';
+import { masks, type RunPositions } from './masks.js';
+import { DataType, graph, int, type DType } from './proto.js';
+import { chooseToken, repeatPenalty } from './sampling-graph.js';
+import type { LinearWeights } from '../quantize/weight-writer.js';
+
+/** Names inside the loop body: what each step receives and hands to the next. */
+const STEP = {
+  iteration: 'step.iteration',
+  condition: 'step.condition',
+  token: 'step.token',
+  recent: 'step.recent',
+  keysIn: (layer: number): string => `step.${layer}.keys_in`,
+  valuesIn: (layer: number): string => `step.${layer}.values_in`,
+  keysOut: (layer: number): string => `step.${layer}.keys_out`,
+  valuesOut: (layer: number): string => `step.${layer}.values_out`,
+};
+
+interface Carried {
+  name: string;
+  dtype: DType;
+  dims: (number | string)[];
+}
+
+/** The values each step hands to the next, in the Loop's order: the token to feed, the recent ids, each layer's new rows. */
+function carried(ctx: BuildContext, side: 'In' | 'Out', token: string, recent: string): Carried[] {
+  const kv = computeType(ctx.format);
+  const dims = [1, 'rows', ctx.spec.kvDim];
+  const rows = layerRange([0, ctx.spec.config.num_hidden_layers]).flatMap((i) => [
+    { name: STEP[`keys${side}`](i), dtype: kv, dims },
+    { name: STEP[`values${side}`](i), dtype: kv, dims },
+  ]);
+  return [{ name: token, dtype: 'int64', dims: [1, 1] }, { name: recent, dtype: 'int64', dims: ['recent'] }, ...rows];
+}
+
+function declareInputs(ctx: BuildContext): void {
+  const { g } = ctx;
+  g.input(INPUT_IDS, 'int64', [1, 1]);
+  g.input(POSITION_IDS, 'int64', [1, 1]);
+  declareCaches(ctx, [0, ctx.spec.config.num_hidden_layers]);
+  g.input(MAX_STEPS, 'int64', []);
+  g.input(STOP_IDS, 'int64', ['stop_count']);
+  g.input(S.draws, 'float64', ['draw_count']);
+  g.input(S.temperature, 'float64', [1]);
+  g.input(S.topK, 'int64', [1]);
+  g.input(S.topP, 'float64', [1]);
+  g.input(S.minP, 'float64', [1]);
+  g.input(S.repeatPenalty, 'float32', [1]);
+  g.input(S.repeatLastN, 'int64', [1]);
+  g.input(S.recentIds, 'int64', ['recent_count']);
+}
+
+/**
+ * Step `iteration` feeds the token at position p0 + iteration, where p0 = position_ids:
+ * its keys are the cache (filled up to p0) followed by the loop's rows, p0 … p0 + iteration.
+ */
+function stepPositions(b: GraphBuilder): RunPositions {
+  const p = 'step.positions';
+  const ids = b.op('Add', `${p}.ids`, [POSITION_IDS, STEP.iteration]);
+  const flat = b.constant(`${p}.flat`, 'int64', [1], [-1]);
+  const filled = b.op('Reshape', `${p}.filled`, [POSITION_IDS, flat]);
+  const first = b.op('Squeeze', `${p}.first`, [filled]);
+  const end = b.op('Add', `${p}.end`, [b.op('Add', `${p}.current`, [first, STEP.iteration]), b.constant(`${p}.one`, 'int64', [], [1])]);
+  const newKeys = b.op('Range', `${p}.new_keys`, [first, end, b.constant(`${p}.step`, 'int64', [], [1])]);
+  return { ids, queries: b.op('Reshape', `${p}.queries`, [ids, flat]), filled, newKeys };
+}
+
+/** One decode step: the token through every layer, its logits, the next token, whether to go on. */
+async function stepBody(ctx: BuildContext, caches: RotaryCaches, vocab: LinearWeights): Promise<Carried[]> {
+  const { g } = ctx;
+  const layers = ctx.spec.config.num_hidden_layers;
+  const positions = stepPositions(g);
+  const m = masks(ctx, [0, layers], positions);
+  const streamed = keysStreamed(ctx);
+  let h = embedding(ctx, vocab, STEP.token);
+  for (const layer of layerRange([0, layers])) {
+    const rows: LayerRows = { positions, keysOut: STEP.keysOut(layer), valuesOut: STEP.valuesOut(layer), earlier: { keys: STEP.keysIn(layer), values: STEP.valuesIn(layer) } };
+    h = await decoderLayer(ctx, layer, h, m, caches, streamed, rows);
+  }
+  const logits = g.op('Reshape', 'step.logits', [lmHead(ctx, await rmsNorm(ctx, 'final_norm', h, FINAL_NORM), vocab), g.constant('step.flat', 'int64', [1], [-1])]);
+  const draw = g.op('Gather', 'step.draw', [S.draws, STEP.iteration]);
+  const token = chooseToken(ctx, repeatPenalty(ctx, logits, STEP.recent), draw);
+  const stops = g.op('ReduceSum', 'step.stops', [g.op('Cast', 'step.is_stop', [g.op('Equal', 'step.stop_match', [STOP_IDS, token])], { attrs: { to: int(DataType.int64) } })], { attrs: { keepdims: int(0) } });
+  g.node('Equal', 'step.go_on', [stops, g.constant('step.no_stop', 'int64', [], [0])], { outputs: ['step.condition_out'] });
+  g.node('Reshape', 'step.next', [token, g.constant('step.token_shape', 'int64', [2], [1, 1])], { outputs: ['step.token_out'] });
+  g.node('Concat', 'step.recent_next', [STEP.recent, g.op('Reshape', 'step.token_row', [token, g.constant('step.row', 'int64', [1], [1])])], { attrs: { axis: int(0) }, outputs: ['step.recent_out'] });
+  g.node('Identity', 'step.sampled', [token], { outputs: ['step.sampled_out'] });
+  return [{ name: 'step.condition_out', dtype: 'bool', dims: [] }, ...carried(ctx, 'Out', 'step.token_out', 'step.recent_out'), { name: 'step.sampled_out', dtype: 'int64', dims: [] }];
+}
+
+/**
+ * The decode loop (docs/graph-contract.md, "The decode loop"): one graph holding the whole
+ * model, whose `Loop` runs up to `max_steps` decode steps, each feeding the token the
+ * previous one sampled (the first feeds `input_ids`), sampling in the graph and stopping
+ * after a token of `stop_ids`. Weights are the outer graph's, read by the body by name.
+ */
+export async function buildDecodeLoop(ctx: BuildContext): Promise<void> {
+  const { g, spec } = ctx;
+  const layers = spec.config.num_hidden_layers;
+  const kv = computeType(ctx.format);
+  declareInputs(ctx);
+  const caches = await rotaryCaches(ctx);
+  const vocab = await vocabulary(ctx);
+  const body = g.child();
+  body.input(STEP.iteration, 'int64', []);
+  body.input(STEP.condition, 'bool', []);
+  for (const c of carried(ctx, 'In', STEP.token, STEP.recent)) body.input(c.name, c.dtype, c.dims);
+  const results = await stepBody({ ...ctx, g: body }, caches, vocab);
+  const none = g.constant('loop.no_rows', kv, [1, 0, spec.kvDim], []);
+  const rowsIn = layerRange([0, layers]).flatMap(() => [none, none]);
+  const rowsOut = layerRange([0, layers]).flatMap((i) => [newKey(i), newValue(i)]);
+  g.node('Loop', 'decode_loop', [MAX_STEPS, '', INPUT_IDS, S.recentIds, ...rowsIn], {
+    attrs: { body: graph(body.asSubgraph('decode_step', results)) },
+    outputs: ['loop.last_token', 'loop.recent', ...rowsOut, TOKENS],
+  });
+  g.output(TOKENS, 'int64', ['steps']);
+  for (const i of layerRange([0, layers])) {
+    g.output(newKey(i), kv, [1, 'steps', spec.kvDim]);
+    g.output(newValue(i), kv, [1, 'steps', spec.kvDim]);
+  }
+}
