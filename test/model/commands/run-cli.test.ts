@@ -70,6 +70,24 @@ describe('gemma run', () => {
     for (const key of ['load_ms', 'prefill_tokens', 'prefill_ms', 'prefill_tokens_per_s', 'decode_tokens', 'decode_ms', 'decode_tokens_per_s']) assert.ok(key in out.timings, key);
   });
 
+  test('--decode-steps: a one-graph export decodes in runs of its decode loop, in the workers, with the tokens of one step per run; a two-graph one is refused', async () => {
+    const one = join(root, 'one-graph');
+    assert.equal((await gemma(['quantize', 'tiny-random', '--stages', '1', '--out', one], env)).code, 0);
+    const answer = async (steps: string): Promise<{ ids: number[]; text: string; stop_reason: string }> => {
+      const r = await gemma(['run', one, '-p', 'Hello', '-n', '20', '--seed', '5', '--temp', '1.5', '--top-k', '0', '--min-p', '0', '--json', '--decode-steps', steps], env);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as { ids: number[]; text: string; stop_reason: string };
+    };
+    const want = await answer('1');
+    const got = await answer('8');
+    assert.deepEqual([got.ids, got.text, got.stop_reason], [want.ids, want.text, want.stop_reason]);
+    assert.ok(want.ids.length > 3, 'long enough to need runs of several steps');
+    const staged = (await gemma(['quantize', 'tiny-random'], env)).stdout.trim();
+    const r = await gemma(['run', staged, '-p', 'Hi', '--decode-steps', '8'], env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^gemma: error: --decode-steps 8 needs the decode loop, which only one-graph exports have: .* has 2 graphs; convert it again with gemma quantize --stages 1, or use --decode-steps 1\n$/);
+  });
+
   test('the prompt can come on stdin', async () => {
     const child = spawn(process.execPath, [GEMMA_BIN, 'run', 'tiny-random', '-n', '3', '--temp', '0', '--json'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     child.stdin.end('Hi');
