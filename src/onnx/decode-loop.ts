@@ -1,5 +1,6 @@
 import { FINAL_NORM } from '../checkpoint/tensor-names.js';
 import { computeType } from '../quantize/precision.js';
+import type { LinearWeights } from '../quantize/weight-writer.js';
 import { keysStreamed, rotaryCaches, type LayerRows, type RotaryCaches } from './attention.js';
 import { rmsNorm, type BuildContext } from './blocks.js';
 import { declareCaches, decoderLayer, embedding, layerRange, lmHead, vocabulary } from './gemma2-graph.js';
@@ -8,7 +9,6 @@ import { INPUT_IDS, MAX_STEPS, newKey, newValue, POSITION_IDS, SAMPLING_INPUTS a
 import { masks, type RunPositions } from './masks.js';
 import { DataType, graph, int, type DType } from './proto.js';
 import { chooseToken, repeatPenalty } from './sampling-graph.js';
-import type { LinearWeights } from '../quantize/weight-writer.js';
 
 /** Names inside the loop body: what each step receives and hands to the next. */
 const STEP = {
@@ -16,6 +16,10 @@ const STEP = {
   condition: 'step.condition',
   token: 'step.token',
   recent: 'step.recent',
+  goOn: 'step.condition_out',
+  nextToken: 'step.token_out',
+  nextRecent: 'step.recent_out',
+  sampled: 'step.sampled_out',
   keysIn: (layer: number): string => `step.${layer}.keys_in`,
   valuesIn: (layer: number): string => `step.${layer}.values_in`,
   keysOut: (layer: number): string => `step.${layer}.keys_out`,
@@ -87,11 +91,11 @@ async function stepBody(ctx: BuildContext, caches: RotaryCaches, vocab: LinearWe
   const draw = g.op('Gather', 'step.draw', [S.draws, STEP.iteration]);
   const token = chooseToken(ctx, repeatPenalty(ctx, logits, STEP.recent), draw);
   const stops = g.op('ReduceSum', 'step.stops', [g.op('Cast', 'step.is_stop', [g.op('Equal', 'step.stop_match', [STOP_IDS, token])], { attrs: { to: int(DataType.int64) } })], { attrs: { keepdims: int(0) } });
-  g.node('Equal', 'step.go_on', [stops, g.constant('step.no_stop', 'int64', [], [0])], { outputs: ['step.condition_out'] });
-  g.node('Reshape', 'step.next', [token, g.constant('step.token_shape', 'int64', [2], [1, 1])], { outputs: ['step.token_out'] });
-  g.node('Concat', 'step.recent_next', [STEP.recent, g.op('Reshape', 'step.token_row', [token, g.constant('step.row', 'int64', [1], [1])])], { attrs: { axis: int(0) }, outputs: ['step.recent_out'] });
-  g.node('Identity', 'step.sampled', [token], { outputs: ['step.sampled_out'] });
-  return [{ name: 'step.condition_out', dtype: 'bool', dims: [] }, ...carried(ctx, 'Out', 'step.token_out', 'step.recent_out'), { name: 'step.sampled_out', dtype: 'int64', dims: [] }];
+  g.node('Equal', 'step.go_on', [stops, g.constant('step.no_stop', 'int64', [], [0])], { outputs: [STEP.goOn] });
+  g.node('Reshape', 'step.next', [token, g.constant('step.token_shape', 'int64', [2], [1, 1])], { outputs: [STEP.nextToken] });
+  g.node('Concat', 'step.recent_next', [STEP.recent, g.op('Reshape', 'step.token_row', [token, g.constant('step.row', 'int64', [1], [1])])], { attrs: { axis: int(0) }, outputs: [STEP.nextRecent] });
+  g.node('Identity', 'step.sampled', [token], { outputs: [STEP.sampled] });
+  return [{ name: STEP.goOn, dtype: 'bool', dims: [] }, ...carried(ctx, 'Out', STEP.nextToken, STEP.nextRecent), { name: STEP.sampled, dtype: 'int64', dims: [] }];
 }
 
 /**
