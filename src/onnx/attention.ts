@@ -3,7 +3,7 @@ import { graph, int, ints } from './proto.js';
 import { computeType } from '../quantize/precision.js';
 import { linear, linearWeights, softcap, type BuildContext } from './blocks.js';
 import type { GraphBuilder } from './graph-builder.js';
-import { newKey, newValue, pastKey, pastValue, POSITION_IDS } from './io-names.js';
+import { newKey, newValue, pastKey, pastValue } from './io-names.js';
 import type { RunPositions } from './masks.js';
 
 export interface RotaryCaches {
@@ -79,11 +79,11 @@ const KEYS_STREAMED_MAX_ROWS = 32;
  * operand, as a boolean scalar; undefined for CUDA graphs, where there is no repacking to
  * avoid and the If measured slower (docs/benchmarks.md).
  */
-export function keysStreamed(ctx: BuildContext): string | undefined {
+export function keysStreamed(ctx: BuildContext, positions: RunPositions): string | undefined {
   const { g, spec } = ctx;
   if (ctx.format.ep !== 'cpu') return undefined;
   const group = spec.config.num_attention_heads / spec.config.num_key_value_heads;
-  const tokens = g.op('Shape', 'keys_streamed.tokens', [POSITION_IDS], { attrs: { start: int(1), end: int(2) } });
+  const tokens = g.op('Shape', 'keys_streamed.tokens', [positions.ids], { attrs: { start: int(1), end: int(2) } });
   const limit = g.constant('keys_streamed.max_tokens', 'int64', [1], [Math.max(1, Math.floor(KEYS_STREAMED_MAX_ROWS / group))]);
   return g.op('Squeeze', 'keys_streamed', [g.op('LessOrEqual', 'keys_streamed.few', [tokens, limit])]);
 }

@@ -121,7 +121,7 @@ export async function buildGemma2Stage(ctx: BuildContext, stage: StagePlan): Pro
   const caches = await rotaryCaches(ctx);
   const positions = stepPositions(ctx);
   const m = masks(ctx, stage.layers, positions);
-  const streamed = keysStreamed(ctx);
+  const streamed = keysStreamed(ctx, positions);
   let h = start === 0 ? embedding(ctx, await vocabulary(ctx)) : hiddenStates(start);
   for (const layer of layerRange(stage.layers)) h = await decoderLayer(ctx, layer, h, m, caches, streamed, stepRows(layer, positions));
   if (last) await logits(ctx, h, await vocabulary(ctx));

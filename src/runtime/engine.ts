@@ -112,7 +112,7 @@ export class Engine {
     const recent = recentWindow(this.history, token, choice.sampling.repeatLastN);
     let sampled: number[];
     try {
-      sampled = await this.stages[0]!.decode({ ...choice, start, token, steps, recent });
+      sampled = await this.stages[0]!.decode({ ...choice, start, ids: [token], steps, recent });
     } catch (err) {
       this.stages[0]!.truncate(start);
       throw err;

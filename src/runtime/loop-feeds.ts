@@ -11,12 +11,12 @@ export interface LoopChoice {
   stopIds: readonly number[];
 }
 
-/** One run of the decode loop: feed `token` at position `start`, then what each step samples, for at most `steps` steps. */
+/** One run of the decode loop: feed `ids` from position `start`, then what each step samples, for at most `steps` steps. */
 export interface DecodeInput extends LoopChoice {
   start: number;
-  token: number;
+  ids: number[];
   steps: number;
-  /** The repeat penalty's window at the first step: the last repeat_last_n tokens of the cache and `token`. */
+  /** The repeat penalty's window at the first step: the last repeat_last_n tokens of the cache and `ids`. */
   recent: number[];
 }
 
@@ -33,7 +33,7 @@ export function recentWindow(history: readonly number[], token: number, repeatLa
 export function loopFeeds(input: DecodeInput, vocab: number): Record<string, ort.Tensor> {
   const s = input.sampling;
   return {
-    [INPUT_IDS]: int64([input.token], [1, 1]),
+    [INPUT_IDS]: int64(input.ids, [1, input.ids.length]),
     [POSITION_IDS]: int64([input.start], [1, 1]),
     [MAX_STEPS]: int64([input.steps], []),
     [STOP_IDS]: int64([...input.stopIds], [input.stopIds.length]),

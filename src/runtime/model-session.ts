@@ -13,7 +13,7 @@ export interface SessionOptions {
   threads: number;
   /** onnxruntime's per-node profiler writes `<prefix>_<time>.json` when the session ends profiling (bench/decode-profile.ts). */
   profilePrefix?: string;
-  /** Also load the export's decode loop (--decode-steps above 1), beside its one graph. */
+  /** Load the export's decode loop (--decode-steps above 1), which runs prompts too, instead of its one graph. */
   decodeLoop?: boolean;
 }
 
@@ -29,8 +29,8 @@ export interface ExportInfo {
 export interface LoadedStage {
   plan: StagePlan;
   session: ort.InferenceSession;
-  /** The decode loop's session, when asked for. */
-  loop?: ort.InferenceSession;
+  /** The session is the decode loop's graph. */
+  loop: boolean;
 }
 
 export async function readManifest(dir: string): Promise<Manifest> {
@@ -104,15 +104,9 @@ async function loadGraph(info: ExportInfo, file: string, options: SessionOptions
   }
 }
 
-/** Loads stage `index` of an export (and the decode loop, if asked) into onnxruntime sessions. Blocks the thread for seconds on big models. */
+/** Loads stage `index` of an export (the decode loop's graph instead, if asked) into an onnxruntime session. Blocks the thread for seconds on big models. */
 export async function loadStage(info: ExportInfo, index: number, options: SessionOptions): Promise<LoadedStage> {
   const plan = info.manifest.stages[index]!;
-  const session = await loadGraph(info, plan.file, options);
-  if (options.decodeLoop !== true || info.manifest.loop === undefined) return { plan, session };
-  try {
-    return { plan, session, loop: await loadGraph(info, info.manifest.loop, { threads: options.threads }) };
-  } catch (err) {
-    await session.release();
-    throw err;
-  }
+  const loop = options.decodeLoop === true && info.manifest.loop !== undefined;
+  return { plan, session: await loadGraph(info, loop ? info.manifest.loop! : plan.file, options), loop };
 }

@@ -5,6 +5,7 @@ import type { StagePlan } from '../onnx/stages.js';
 import type { Manifest } from '../quantize/manifest.js';
 import { KvCache, type KvElements, type KvType } from './kv-cache.js';
 import { loopFeeds, type DecodeInput } from './loop-feeds.js';
+import type { SamplingParams } from './sampler.js';
 
 /** What a stage runs on: the new tokens' ids (first stage) or the residual stream entering it, [S, hidden]. */
 export type StageInput = { start: number; keep: number } & ({ ids: number[] } | { hidden: Float32Array });
@@ -16,12 +17,15 @@ export type StageOutput = { hidden: Float32Array } | { logits: Float32Array };
 export interface StageLike {
   readonly plan: StagePlan;
   run(input: StageInput): Promise<StageOutput>;
-  /** One run of the decode loop (one-graph exports loaded with it): the sampled tokens; all but the last are now cached. */
+  /** One run of the decode loop (a stage loaded with it): the sampled tokens; all but the last are now cached. */
   decode(input: DecodeInput): Promise<number[]>;
   /** Keeps only the first `length` cached positions. */
   truncate(length: number): void;
   close(): Promise<void>;
 }
+
+/** A prompt chunk's step samples greedily, and its token is dropped. */
+const PREFILL: SamplingParams = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0 };
 
 /** The cache holds the graph's compute type: fp16 in CUDA graphs, fp32 in CPU ones. */
 export const kvTypeOf = (manifest: Manifest): KvType => (manifest.ep === 'cuda' ? 'float16' : 'float32');
@@ -42,11 +46,11 @@ export class Stage implements StageLike {
 
   /**
    * `profiling`: the session was created with onnxruntime's profiler on, whose file is written at close.
-   * `loop`: the decode loop's session, over the same layers.
+   * `loop`: the session is the decode loop's graph (the whole model), which runs prompt chunks as one step.
    */
   constructor(
     readonly plan: StagePlan, private readonly session: ort.InferenceSession, private readonly spec: ModelSpec, kvType: KvType,
-    private readonly profiling = false, private readonly loop?: ort.InferenceSession,
+    private readonly profiling = false, private readonly loop = false,
   ) {
     const [start, end] = plan.layers;
     this.cache = new KvCache(end - start, spec.config.num_key_value_heads, spec.config.head_dim, kvType);
@@ -88,15 +92,25 @@ export class Stage implements StageLike {
 
   async run(input: StageInput): Promise<StageOutput> {
     this.checkStart(input.start);
+    if (this.loop) return { logits: await this.prefillInLoop(input) };
     const out = await this.session.run(this.feeds(input));
     this.appendRows(out);
     return this.last ? { logits: out[LOGITS]!.data as Float32Array } : { hidden: out[hiddenStates(this.plan.layers[1])]!.data as Float32Array };
   }
 
+  /** A prompt chunk as one step of the decode loop, whose token is not used: the last position's logits. */
+  private async prefillInLoop(input: StageInput): Promise<Float32Array> {
+    if (!('ids' in input) || input.keep !== 1) throw new Error('the decode loop runs token ids and returns the last position\'s logits only');
+    const ids = input.ids;
+    const out = await this.session.run(this.withCache(loopFeeds({ start: input.start, ids, steps: 1, recent: [], draws: new Float64Array(1), stopIds: [], sampling: PREFILL }, this.spec.config.vocab_size)));
+    this.appendRows(out);
+    return out[LOGITS]!.data as Float32Array;
+  }
+
   async decode(input: DecodeInput): Promise<number[]> {
-    if (this.loop === undefined) throw new Error(`stage ${this.plan.file} was loaded without the decode loop`);
+    if (!this.loop) throw new Error(`stage ${this.plan.file} was loaded without the decode loop`);
     this.checkStart(input.start);
-    const out = await this.loop.run(this.withCache(loopFeeds(input, this.spec.config.vocab_size)));
+    const out = await this.session.run(this.withCache(loopFeeds(input, this.spec.config.vocab_size)));
     this.appendRows(out);
     return Array.from(out[TOKENS]!.data as BigInt64Array, Number);
   }
@@ -105,8 +119,8 @@ export class Stage implements StageLike {
     this.cache.truncate(length);
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     if (this.profiling) this.session.endProfiling();
-    await Promise.all([this.session.release(), this.loop?.release()]);
+    return this.session.release();
   }
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { INPUT_IDS, MAX_STEPS, newKey, newValue, pastKey, pastValue, POSITION_IDS, SAMPLING_INPUTS, STOP_IDS, TOKENS } from '../../../src/onnx/io-names.js';
+import { INPUT_IDS, LOGITS, MAX_STEPS, newKey, newValue, pastKey, pastValue, POSITION_IDS, SAMPLING_INPUTS, STOP_IDS, TOKENS } from '../../../src/onnx/io-names.js';
 import { exportModel } from '../../../src/quantize/export.js';
 import { LOOP_FILE, MANIFEST_FILE, type Manifest } from '../../../src/quantize/manifest.js';
 import type { WeightFormat } from '../../../src/quantize/precision.js';
@@ -34,7 +34,7 @@ describe('the decode loop graph of a one-graph export', () => {
   test('inputs and outputs as docs/graph-contract.md lists them; one Loop over the whole model', () => {
     const cache = layers.flatMap((i) => [pastKey(i), pastValue(i)]);
     assert.deepEqual([...loop.inputs.keys()], [INPUT_IDS, POSITION_IDS, ...cache, MAX_STEPS, STOP_IDS, ...Object.values(SAMPLING_INPUTS)]);
-    assert.deepEqual([...loop.outputs.keys()], [TOKENS, ...layers.flatMap((i) => [newKey(i), newValue(i)])]);
+    assert.deepEqual([...loop.outputs.keys()], [TOKENS, LOGITS, ...layers.flatMap((i) => [newKey(i), newValue(i)])]);
     assert.deepEqual([...loop.nodes.values()].map((n) => n.opType), ['Loop']);
     const body = new Set(loop.branchNodes.map((n) => n.name));
     for (const i of layers) for (const block of ['input_norm', 'attn.qkv', 'attn.softcap.tanh', 'attn.o', 'mlp.gate_up', 'post_feedforward_norm']) assert.ok(body.has(`layers.${i}.${block}`));

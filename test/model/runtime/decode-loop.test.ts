@@ -72,11 +72,24 @@ describe('the decode loop: several decode steps per graph run give the step-by-s
     dir = join(root, 'one');
     await exportModel({ checkpointDir: await bindingCheckpoint(), outDir: dir, format: fp32, label: 'binding', stages: 1 });
     steps = await openRuntime(dir, { threads: 1 });
-    loop = await openRuntime(dir, { threads: 1, decodeSteps: 8 });
+    // Chunks of 5: prompts run through the loop graph in several runs, past the window of 8.
+    loop = await openRuntime(dir, { threads: 1, decodeSteps: 8, prefillChunk: 5 });
   });
   after(async () => {
     await Promise.all([steps, loop].map((r) => r?.engine.close()));
     await rm(root, { recursive: true, force: true });
+  });
+
+  test('a prompt runs through the loop graph in chunks, each one step: the step graph\'s logits and cache', async () => {
+    const logits = async (r: Runtime): Promise<Float32Array> => {
+      r.engine.rollback(0);
+      return Float32Array.from((await r.engine.feed(PROMPT))[0]!);
+    };
+    const [want, got] = [await logits(steps), await logits(loop)];
+    const d = Math.max(...got.map((v, i) => Math.abs(v - want[i]!)));
+    assert.ok(d < 1e-4, `last logits differ by ${d}`);
+    assert.ok(maxRowDiff(loop.engine, steps.engine) < 1e-4);
+    assert.deepEqual(loop.engine.tokens, PROMPT);
   });
 
   test('greedy: the same tokens and, within float rounding, the same cached keys and values as one step per run', async () => {
