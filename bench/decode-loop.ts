@@ -1,7 +1,7 @@
 /**
  * The decode loop against one graph run per token, on one one-graph export (gemma quantize
- * --stages 1): the same engine decodes greedily from the same cache one step per run and
- * in runs of K steps of decode-loop.onnx, in interleaved rounds so that a shared machine's
+ * --stages 1): an engine of model.onnx decodes greedily one step per run, and one of
+ * decode-loop.onnx in runs of K steps, from the same cache, in interleaved rounds so that a shared machine's
  * slow phases hit every variant alike. Checks that every variant decodes the same tokens,
  * then prints the median milliseconds per token of each, at each depth: wall time, and the
  * process's CPU time (all threads; onnxruntime's do not spin at 2 threads), which other
@@ -52,16 +52,20 @@ async function main(): Promise<void> {
   const variants = [1, ...values.k.split(',').map(Number)];
   const depths = values.d.split(',').map(Number);
   const count = Number(values.n);
-  const engine = await loadEngine(positionals[0]!, { threads: Number(values.threads), decodeSteps: Math.max(...variants), ctxSize: Math.max(...depths) + count + 1 });
+  const options = { threads: Number(values.threads), ctxSize: Math.max(...depths) + count + 1 };
+  const engines = [await loadEngine(positionals[0]!, options), await loadEngine(positionals[0]!, { ...options, decodeSteps: Math.max(...variants) })] as const;
+  const engineFor = (k: number): Engine => engines[k === 1 ? 0 : 1];
   process.stdout.write('| depth | steps per run | ms per token (median) | CPU ms per token (median) | wall ms, rounds |\n|---|---|---|---|---|\n');
   for (const depth of depths) {
-    engine.rollback(0);
-    await engine.feed(benchTokens(depth, engine.spec.config.vocab_size, 11));
+    for (const e of engines) {
+      e.rollback(0);
+      await e.feed(benchTokens(depth, e.spec.config.vocab_size, 11));
+    }
     const times = new Map(variants.map((k) => [k, [] as Burst[]]));
     const tokens = new Map<number, string>();
     for (let round = 0; round <= Number(values.r); round++) {
       for (const k of variants) {
-        const b = await burst(engine, depth, count, k);
+        const b = await burst(engineFor(k), depth, count, k);
         // Round 0 warms every variant up and is not timed.
         if (round > 0) times.get(k)!.push(b);
         tokens.set(k, b.ids.join());
@@ -73,7 +77,7 @@ async function main(): Promise<void> {
       process.stdout.write(`| ${depth} | ${k === 1 ? '1 (model.onnx)' : k} | ${median(wall).toFixed(2)} | ${median(cpu).toFixed(2)} | ${wall.map((m) => m.toFixed(1)).join(' ')} |\n`);
     }
   }
-  await engine.close();
+  await Promise.all(engines.map((e) => e.close()));
 }
 
 await main();
