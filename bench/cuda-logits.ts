@@ -15,7 +15,7 @@ import { generateRandomCheckpoint } from '../src/checkpoint/random-checkpoint.js
 import { exportModel } from '../src/quantize/export.js';
 import type { ExecutionProvider, WeightFormat } from '../src/quantize/precision.js';
 import { loadEngine } from '../src/runtime/runtime.js';
-import { argmax } from '../src/runtime/sampler.js';
+import { argmax, GREEDY } from '../src/runtime/sampler.js';
 import { PACKAGE_ROOT } from '../src/util/package-root.js';
 import { logitError, type LogitError } from '../test/helpers/logit-error.js';
 import { BINDING_CONFIG, BINDING_OPTIONS, PROMPT } from '../test/helpers/models.js';
@@ -35,8 +35,6 @@ interface Run {
   loopMs: number;
 }
 
-const GREEDY = { sampling: { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0 }, stopIds: [] };
-
 async function runOn(dir: string, ep: ExecutionProvider): Promise<Run> {
   const engine = await loadEngine(dir, { threads: 1, ep, ctxSize: BINDING_CONFIG.max_position_embeddings, prefillChunk: 512, decodeSteps: STEPS });
   try {
@@ -47,7 +45,7 @@ async function runOn(dir: string, ep: ExecutionProvider): Promise<Run> {
     const ms = performance.now() - started;
     engine.rollback(PROMPT.length);
     const loopStarted = performance.now();
-    const loopGreedy = [greedy[0]!, ...(await engine.decode(greedy[0]!, STEPS - 1, { ...GREEDY, draws: new Float64Array(STEPS - 1) }))];
+    const loopGreedy = [greedy[0]!, ...(await engine.decode(greedy[0]!, STEPS - 1, { sampling: GREEDY, stopIds: [], draws: new Float64Array(STEPS - 1) }))];
     return { prompt, greedy, ms, loopGreedy, loopMs: performance.now() - loopStarted };
   } finally {
     await engine.close();

@@ -11,13 +11,11 @@
  */
 import { parseArgs } from 'node:util';
 import type { Engine } from '../src/runtime/engine.js';
-import { FALLBACK_SAMPLING } from '../src/runtime/generation-config.js';
 import { loadEngine } from '../src/runtime/runtime.js';
-import { argmax } from '../src/runtime/sampler.js';
+import { argmax, GREEDY } from '../src/runtime/sampler.js';
 import { benchTokens } from '../src/runtime/bench.js';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const greedy = { sampling: { ...FALLBACK_SAMPLING, temperature: 0, repeatLastN: 0 }, stopIds: [] };
 
 interface Burst {
   ids: number[];
@@ -35,7 +33,7 @@ async function burst(engine: Engine, depth: number, count: number, steps: number
   while (ids.length <= count) {
     const k = Math.min(steps, count + 1 - ids.length);
     if (steps === 1) ids.push(argmax((await engine.feed([ids.at(-1)!]))[0]!));
-    else ids.push(...(await engine.decode(ids.at(-1)!, k, { ...greedy, draws: new Float64Array(k) })));
+    else ids.push(...(await engine.decode(ids.at(-1)!, k, { sampling: GREEDY, stopIds: [], draws: new Float64Array(k) })));
   }
   const used = process.cpuUsage(cpu);
   return { ids, ms: (performance.now() - started) / count, cpuMs: (used.user + used.system) / 1000 / count };

@@ -1,5 +1,5 @@
 import type { Engine } from './engine.js';
-import { argmax, type SamplingParams } from './sampler.js';
+import { argmax, GREEDY } from './sampler.js';
 
 export interface BenchTest {
   kind: 'pp' | 'tg';
@@ -34,8 +34,6 @@ function stats(samples: BenchSample[]): { avgTps: number; stddevTps: number } {
   const variance = tps.length > 1 ? tps.reduce((a, b) => a + (b - avg) ** 2, 0) / (tps.length - 1) : 0;
   return { avgTps: avg, stddevTps: Math.sqrt(variance) };
 }
-
-const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0 };
 
 /** Feeds `count` tokens from `id` on, each the argmax after the one before: one per run, or in runs of the decode loop's steps. */
 async function decodeGreedy(engine: Engine, id: number, count: number): Promise<void> {

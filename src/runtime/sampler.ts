@@ -15,6 +15,9 @@ export interface SamplingParams {
   repeatLastN: number;
 }
 
+/** Argmax with no filter and no penalty: prompt chunks in the decode loop, and the benchmarks. */
+export const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0 };
+
 interface Candidate {
   id: number;
   logit: number;

@@ -5,7 +5,7 @@ import type { StagePlan } from '../onnx/stages.js';
 import type { Manifest } from '../quantize/manifest.js';
 import { KvCache, type KvElements, type KvType } from './kv-cache.js';
 import { loopFeeds, type DecodeInput } from './loop-feeds.js';
-import type { SamplingParams } from './sampler.js';
+import { GREEDY } from './sampler.js';
 
 /** What a stage runs on: the new tokens' ids (first stage) or the residual stream entering it, [S, hidden]. */
 export type StageInput = { start: number; keep: number } & ({ ids: number[] } | { hidden: Float32Array });
@@ -23,9 +23,6 @@ export interface StageLike {
   truncate(length: number): void;
   close(): Promise<void>;
 }
-
-/** A prompt chunk's step samples greedily, and its token is dropped. */
-const PREFILL: SamplingParams = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0 };
 
 /** The cache holds the graph's compute type: fp16 in CUDA graphs, fp32 in CPU ones. */
 export const kvTypeOf = (manifest: Manifest): KvType => (manifest.ep === 'cuda' ? 'float16' : 'float32');
@@ -98,11 +95,11 @@ export class Stage implements StageLike {
     return this.last ? { logits: out[LOGITS]!.data as Float32Array } : { hidden: out[hiddenStates(this.plan.layers[1])]!.data as Float32Array };
   }
 
-  /** A prompt chunk as one step of the decode loop, whose token is not used: the last position's logits. */
+  /** A prompt chunk as one step of the decode loop, whose (greedy) token is not used: the last position's logits. */
   private async prefillInLoop(input: StageInput): Promise<Float32Array> {
     if (!('ids' in input) || input.keep !== 1) throw new Error('the decode loop runs token ids and returns the last position\'s logits only');
     const ids = input.ids;
-    const out = await this.session.run(this.withCache(loopFeeds({ start: input.start, ids, steps: 1, recent: [], draws: new Float64Array(1), stopIds: [], sampling: PREFILL }, this.spec.config.vocab_size)));
+    const out = await this.session.run(this.withCache(loopFeeds({ start: input.start, ids, steps: 1, recent: [], draws: new Float64Array(1), stopIds: [], sampling: GREEDY }, this.spec.config.vocab_size)));
     this.appendRows(out);
     return out[LOGITS]!.data as Float32Array;
   }
