@@ -180,6 +180,30 @@ describe('gemma run, interactive on a terminal', () => {
     }
   });
 
+  test('--decode-steps: the answer streams in runs of the decode loop and Ctrl-C stops it at the next run; the chat goes on', async () => {
+    const out = join(root, 'one-graph');
+    const quantized = await gemma(['quantize', checkpoint, '--stages', '1', '--out', out], { GEMMA_HOME: join(root, 'home') });
+    assert.equal(quantized.code, 0, quantized.stderr);
+    const term = new Terminal(`${process.execPath} ${GEMMA_BIN} run ${out} --seed 1 --decode-steps 8`, { GEMMA_HOME: join(root, 'home') });
+    try {
+      let at = await term.waitFor(/context 4096 tokens.*\n> /s);
+      term.type('Hello there\r');
+      const answerStart = await term.waitFor(/Hello there\s*\n/, at);
+      await term.waitFor(/[\s\S]{20}/, answerStart);
+      term.type('\x03');
+      at = await term.waitFor(/\[interrupted\][\s\S]*> /, answerStart);
+      term.type('Again\r');
+      at = await term.waitFor(/Again\s*\n[\s\S]{5}/, at);
+      term.type('\x03');
+      await term.waitFor(/\[interrupted\][\s\S]*> /, at);
+      term.type('\x04');
+      assert.equal(await term.exited, 0);
+      assert.doesNotMatch(term.output, /internal error/);
+    } finally {
+      term.kill();
+    }
+  });
+
   test('Ctrl-C twice at the prompt exits', async () => {
     const term = new Terminal(`${process.execPath} ${GEMMA_BIN} run ${checkpoint}`, { GEMMA_HOME: join(root, 'home') });
     try {
