@@ -24,6 +24,8 @@ const SAMPLED: SamplingParams[] = [
   { temperature: 2, topK: 0, topP: 0.9, minP: 0.01, repeatPenalty: 6, repeatLastN: -1 },
   { temperature: 6, topK: 300, topP: 1, minP: 0.1, repeatPenalty: 2, repeatLastN: 4 },
   { ...off, temperature: 20 },
+  // A window of 0 tokens: no penalty, though the loop's own tokens would otherwise enter it.
+  { temperature: 8, topK: 40, topP: 0.99, minP: 0.001, repeatPenalty: 4, repeatLastN: 0 },
 ];
 const FILTERS_OFF: Partial<SamplingParams>[] = [{ topK: 0 }, { topP: 1 }, { minP: 0 }, { repeatPenalty: 1 }];
 
