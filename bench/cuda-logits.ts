@@ -2,7 +2,9 @@
  * The CUDA graph's numerics on a GPU: a tiny random Gemma 2 whose sliding window (8) and
  * attention soft-cap (4) bind, exported int4 for CUDA, run by the CUDA EP and compared with
  * the same graph on the CPU EP and with the fp32 CPU export, over a prompt three windows
- * long and a greedy continuation. Exits 1 when the CUDA EP strays from the CPU EP.
+ * long and a greedy continuation, one step per run and in one run of the decode loop
+ * (decode-loop.onnx). Exits 1 when the CUDA EP strays from the CPU EP, or the loop's 32
+ * greedy tokens on CUDA from the CPU EP's step by step.
  *
  *   node dist/bench/cuda-logits.js [--dir bench/out]
  */
@@ -13,7 +15,7 @@ import { generateRandomCheckpoint } from '../src/checkpoint/random-checkpoint.js
 import { exportModel } from '../src/quantize/export.js';
 import type { ExecutionProvider, WeightFormat } from '../src/quantize/precision.js';
 import { loadEngine } from '../src/runtime/runtime.js';
-import { argmax } from '../src/runtime/sampler.js';
+import { argmax, GREEDY } from '../src/runtime/sampler.js';
 import { PACKAGE_ROOT } from '../src/util/package-root.js';
 import { logitError, type LogitError } from '../test/helpers/logit-error.js';
 import { BINDING_CONFIG, BINDING_OPTIONS, PROMPT } from '../test/helpers/models.js';
@@ -28,16 +30,23 @@ interface Run {
   prompt: Float32Array[];
   greedy: number[];
   ms: number;
+  /** The same continuation from one run of the decode loop. */
+  loopGreedy: number[];
+  loopMs: number;
 }
 
 async function runOn(dir: string, ep: ExecutionProvider): Promise<Run> {
-  const engine = await loadEngine(dir, { threads: 1, ep, ctxSize: BINDING_CONFIG.max_position_embeddings, prefillChunk: 512 });
+  const engine = await loadEngine(dir, { threads: 1, ep, ctxSize: BINDING_CONFIG.max_position_embeddings, prefillChunk: 512, decodeSteps: STEPS });
   try {
     const started = performance.now();
     const prompt = (await engine.feed(PROMPT, true)).map((l) => l.slice());
     const greedy = [argmax(prompt[prompt.length - 1]!)];
     while (greedy.length < STEPS) greedy.push(argmax((await engine.feed([greedy[greedy.length - 1]!]))[0]!));
-    return { prompt, greedy, ms: performance.now() - started };
+    const ms = performance.now() - started;
+    engine.rollback(PROMPT.length);
+    const loopStarted = performance.now();
+    const loopGreedy = [greedy[0]!, ...(await engine.decode(greedy[0]!, STEPS - 1, { sampling: GREEDY, stopIds: [], draws: new Float64Array(STEPS - 1) }))];
+    return { prompt, greedy, ms, loopGreedy, loopMs: performance.now() - loopStarted };
   } finally {
     await engine.close();
   }
@@ -55,7 +64,7 @@ async function main(): Promise<void> {
   const checkpoint = join(root, 'checkpoint');
   await generateRandomCheckpoint(checkpoint, { ...BINDING_OPTIONS, config: BINDING_CONFIG });
   for (const [name, format] of [['cuda', int4], ['fp32', fp32]] as const) {
-    await exportModel({ checkpointDir: checkpoint, outDir: join(root, name), format, label: 'cuda-logits (random weights)' });
+    await exportModel({ checkpointDir: checkpoint, outDir: join(root, name), format, label: 'cuda-logits (random weights)', stages: 1 });
   }
   const onCuda = await runOn(join(root, 'cuda'), 'cuda');
   const onCpu = await runOn(join(root, 'cuda'), 'cpu');
@@ -70,10 +79,11 @@ async function main(): Promise<void> {
     row('the fp32 CPU export (int4 + fp16 error)', logitError(onCuda.prompt, asReference(exact.prompt))),
     '',
     `Greedy continuation: the first ${agreement(onCuda.greedy, onCpu.greedy)} of ${STEPS} tokens equal the CPU EP's, the first ${agreement(onCuda.greedy, exact.greedy)} the fp32 export's.`,
-    `Tolerance: max abs Δlogit between the EPs < ${MAX_EP_DIFFERENCE}.`,
+    `Decode loop on CUDA (${STEPS - 1} steps in one run, ${onCuda.loopMs.toFixed(0)} ms; step by step ${onCuda.ms.toFixed(0)} ms with the prompt): the first ${agreement(onCuda.loopGreedy, onCpu.greedy)} of ${STEPS} tokens equal the CPU EP's step by step, the first ${agreement(onCuda.loopGreedy, onCuda.greedy)} CUDA's step by step.`,
+    `Tolerance: max abs Δlogit between the EPs < ${MAX_EP_DIFFERENCE}; the loop's ${STEPS} greedy tokens on CUDA equal the CPU EP's.`,
     '',
   ].join('\n'));
-  if (epError.maxAbs >= MAX_EP_DIFFERENCE) process.exitCode = 1;
+  if (epError.maxAbs >= MAX_EP_DIFFERENCE || agreement(onCuda.loopGreedy, onCpu.greedy) < STEPS) process.exitCode = 1;
 }
 
 await main();

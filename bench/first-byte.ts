@@ -15,10 +15,11 @@ async function vmRss(pid: number): Promise<number> {
 }
 
 /** `gemma run <export> -p hi -n <tokens>`: time to the first byte, and the memory it holds while it decodes the rest. */
-export function firstByteRun(gemma: string, exportDir: string, threads: string, ep: string, tokens = 1): Promise<FirstByteRun> {
+export function firstByteRun(gemma: string, exportDir: string, threads: string, ep: string, tokens = 1, extra: string[] = []): Promise<FirstByteRun> {
   return new Promise((ok, fail) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [gemma, 'run', exportDir, '-p', 'hi', '-n', String(tokens), '--threads', threads, '--ep', ep], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const args = [gemma, 'run', exportDir, '-p', 'hi', '-n', String(tokens), '--threads', threads, '--ep', ep, ...extra];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
     let firstByte = NaN;
     let peak = 0;
     let timer: NodeJS.Timeout | undefined;
@@ -35,5 +36,6 @@ export function firstByteRun(gemma: string, exportDir: string, threads: string, 
   });
 }
 
-export const timeToFirstByte = async (gemma: string, exportDir: string, threads: string, ep: string): Promise<number> =>
-  (await firstByteRun(gemma, exportDir, threads, ep)).firstByte;
+/** `extra`: more `gemma run` options, such as --decode-steps. */
+export const timeToFirstByte = async (gemma: string, exportDir: string, threads: string, ep: string, extra: string[] = []): Promise<number> =>
+  (await firstByteRun(gemma, exportDir, threads, ep, 1, extra)).firstByte;

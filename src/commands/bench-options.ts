@@ -1,5 +1,5 @@
 import { flag, inRange, integer, integerList } from './option-defs.js';
-import { MODEL_OPTIONS } from './run-options.js';
+import { DECODE_OPTIONS, MODEL_OPTIONS } from './run-options.js';
 
 const positive = (n: number): string | undefined => (n <= 0 ? 'must be a positive integer' : undefined);
 const nonNegative = (n: number): string | undefined => (n < 0 ? 'must be 0 or more' : undefined);
@@ -12,4 +12,5 @@ export const BENCH_OPTIONS = {
   json: flag('--json', 'print one JSON object'),
   csv: flag('--csv', 'print CSV, one row per test'),
   ...MODEL_OPTIONS,
+  ...DECODE_OPTIONS,
 };

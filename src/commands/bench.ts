@@ -36,7 +36,7 @@ async function bench(model: string, o: BenchOptions): Promise<void> {
   const { dir, ep } = await resolveModel(model, interactive(o.json || o.csv), o.ep, () => cudaReadiness());
   const started = performance.now();
   // As `gemma run` loads and runs it: each stage in its own worker thread.
-  const engine = await openWorkerEngine(dir, { threads: o.threads, ep, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}) });
+  const engine = await openWorkerEngine(dir, { threads: o.threads, ep, decodeSteps: o.decodeSteps, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}) });
   const loadMs = performance.now() - started;
   try {
     const { ctxSize } = engine.options;

@@ -11,6 +11,15 @@ export const MODEL_OPTIONS = {
   ep: choice('--ep <provider>', 'execution provider: auto uses CUDA when this machine can (gemma doctor tells), else the CPU; checkpoints are converted for the chosen one', EP_CHOICES, 'auto'),
 };
 
+/** How decoding runs the model. */
+export const DECODE_OPTIONS = {
+  decodeSteps: integer(
+    '--decode-steps <n>',
+    "decode steps per graph run, in the export's decode loop with sampling in the graph (one-graph exports: gemma quantize --stages 1); 1 runs the graph once per token",
+    1, inRange(1, 64),
+  ),
+};
+
 /** Sampling: each one left out comes from the model's generation_config.json, then from llama.cpp's defaults. */
 export const SAMPLING_OPTIONS = {
   temp: optionalNumber('--temp <t>', 'temperature; 0 is greedy (default 0.8)', inRange(0, 100)),
@@ -30,5 +39,6 @@ export const RUN_OPTIONS = {
   maxTokens: integer('-n, --max-tokens <n>', 'stop after this many generated tokens; -1 runs to an end token or the context limit', -1, positiveOrAll),
   json: flag('--json', 'one-shot: print one JSON object (text, token ids, stop reason, timings) instead of the text'),
   ...MODEL_OPTIONS,
+  ...DECODE_OPTIONS,
   ...SAMPLING_OPTIONS,
 };

@@ -19,7 +19,7 @@ async function open(model: string, o: RunOptions, show: boolean): Promise<{ runt
   const { dir, ep } = await resolveModel(model, show, o.ep, () => cudaReadiness());
   const wait = spinner(show, `Loading ${model}`);
   try {
-    const opened = await RemoteRuntime.open(dir, { threads: o.threads, ep, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}), ...userText(o) });
+    const opened = await RemoteRuntime.open(dir, { threads: o.threads, ep, decodeSteps: o.decodeSteps, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}), ...userText(o) });
     wait.stop();
     return opened;
   } catch (err) {

@@ -3,7 +3,8 @@ import { graph, int, ints } from './proto.js';
 import { computeType } from '../quantize/precision.js';
 import { linear, linearWeights, softcap, type BuildContext } from './blocks.js';
 import type { GraphBuilder } from './graph-builder.js';
-import { newKey, newValue, pastKey, pastValue, POSITION_IDS } from './io-names.js';
+import { newKey, newValue, pastKey, pastValue } from './io-names.js';
+import type { RunPositions } from './masks.js';
 
 /** The initializers holding the rotary tables, [max_position_embeddings, head_dim / 2]. */
 export const ROTARY_COS = 'rope.cos_cache';
@@ -38,10 +39,10 @@ export async function rotaryCaches(ctx: BuildContext): Promise<RotaryCaches> {
   return { cos: await ctx.weights.table(ROTARY_COS, dims, t.cos, type), sin: await ctx.weights.table(ROTARY_SIN, dims, t.sin, type) };
 }
 
-/** Half-split RoPE over x [S, heads · head_dim], from position_ids; the output is [1, S, heads · head_dim]. */
-function rope(ctx: BuildContext, name: string, x: string, heads: number, caches: RotaryCaches, output = name): string {
+/** Half-split RoPE over x [S, heads · head_dim], from positions [1, S]; the output is [1, S, heads · head_dim]. */
+function rope(ctx: BuildContext, name: string, x: string, heads: number, caches: RotaryCaches, positions: string, output = name): string {
   const batched = ctx.g.op('Unsqueeze', `${name}.batched`, [x, ctx.g.constant(`${name}.axis0`, 'int64', [1], [0])]);
-  return ctx.g.node('RotaryEmbedding', name, [batched, POSITION_IDS, caches.cos, caches.sin], {
+  return ctx.g.node('RotaryEmbedding', name, [batched, positions, caches.cos, caches.sin], {
     domain: 'com.microsoft',
     attrs: { interleaved: int(0), num_heads: int(heads) },
     outputs: [output],
@@ -83,11 +84,11 @@ const KEYS_STREAMED_MAX_ROWS = 32;
  * operand, as a boolean scalar; undefined for CUDA graphs, where there is no repacking to
  * avoid and the If measured slower (docs/benchmarks.md, "CUDA on an H100").
  */
-export function keysStreamed(ctx: BuildContext): string | undefined {
+export function keysStreamed(ctx: BuildContext, positions: RunPositions): string | undefined {
   const { g, spec } = ctx;
   if (ctx.format.ep !== 'cpu') return undefined;
   const group = spec.config.num_attention_heads / spec.config.num_key_value_heads;
-  const tokens = g.op('Shape', 'keys_streamed.tokens', [POSITION_IDS], { attrs: { start: int(1), end: int(2) } });
+  const tokens = g.op('Shape', 'keys_streamed.tokens', [positions.ids], { attrs: { start: int(1), end: int(2) } });
   const limit = g.constant('keys_streamed.max_tokens', 'int64', [1], [Math.max(1, Math.floor(KEYS_STREAMED_MAX_ROWS / group))]);
   return g.op('Squeeze', 'keys_streamed', [g.op('LessOrEqual', 'keys_streamed.few', [tokens, limit])]);
 }
@@ -136,10 +137,33 @@ function weightedValues(ctx: BuildContext, p: string, layer: number, probs: stri
 }
 
 /**
- * Self-attention of layer `layer` for x [S, hidden]. Emits the rotated keys and the
- * values of the new tokens as graph outputs, for the runtime's cache.
+ * Where a layer's new rows go: the step graph's outputs, or one step of the decode loop,
+ * whose rows of earlier steps (position-major, [1, N, kv_heads · head_dim]) come before
+ * this step's and are attended to with them.
  */
-export async function attention(ctx: BuildContext, layer: number, x: string, visible: string, caches: RotaryCaches, streamed: string | undefined): Promise<string> {
+export interface LayerRows {
+  positions: RunPositions;
+  keysOut: string;
+  valuesOut: string;
+  earlier?: { keys: string; values: string };
+}
+
+export const stepRows = (layer: number, positions: RunPositions): LayerRows => ({ positions, keysOut: newKey(layer), valuesOut: newValue(layer) });
+
+/**
+ * The new rows of keys or values, [1, N, kv_heads · head_dim], named `output`: this run's
+ * (`current` makes them, named as given) after the loop's earlier ones, if any.
+ */
+function allRows(ctx: BuildContext, name: string, earlier: string | undefined, output: string, current: (name: string) => string): string {
+  if (earlier === undefined) return current(output);
+  return ctx.g.node('Concat', name, [earlier, current(`${name}.current`)], { attrs: { axis: int(1) }, outputs: [output] })[0]!;
+}
+
+/**
+ * Self-attention of layer `layer` for x [S, hidden]. Emits the rotated keys and the
+ * values of the new tokens under `rows`' names, for the runtime's cache.
+ */
+export async function attention(ctx: BuildContext, layer: number, x: string, visible: string, caches: RotaryCaches, streamed: string | undefined, rows: LayerRows): Promise<string> {
   const { g, spec } = ctx;
   const p = `layers.${layer}.attn`;
   const { num_attention_heads: nh, num_key_value_heads: kvh } = spec.config;
@@ -147,10 +171,12 @@ export async function attention(ctx: BuildContext, layer: number, x: string, vis
   const qkv = linear(ctx, `${p}.qkv`, x, qkvWeights);
   const sizes = g.constant(`${p}.split_sizes`, 'int64', [3], [spec.qDim, spec.kvDim, spec.kvDim]);
   const [q, k, v] = g.node('Split', `${p}.split`, [qkv, sizes], { attrs: { axis: int(1) }, outputs: [`${p}.q`, `${p}.k`, `${p}.v`] });
-  const qGroups = queryGroups(ctx, p, rope(ctx, `${p}.q_rope`, q!, nh, caches));
-  const keys = newRows(ctx, `${p}.k_heads`, rope(ctx, `${p}.k_rope`, k!, kvh, caches, newKey(layer)), [1, 0, 2]);
-  g.node('Unsqueeze', `${p}.new_value`, [v!, g.constant(`${p}.axis0`, 'int64', [1], [0])], { outputs: [newValue(layer)] });
-  const values = newRows(ctx, `${p}.v_heads`, v!, [1, 2, 0]);
+  const qGroups = queryGroups(ctx, p, rope(ctx, `${p}.q_rope`, q!, nh, caches, rows.positions.ids));
+  const newKeys = allRows(ctx, `${p}.k_rows`, rows.earlier?.keys, rows.keysOut, (name) => rope(ctx, `${p}.k_rope`, k!, kvh, caches, rows.positions.ids, name));
+  const newValues = allRows(ctx, `${p}.v_rows`, rows.earlier?.values, rows.valuesOut, (name) =>
+    g.node('Unsqueeze', `${p}.new_value`, [v!, g.constant(`${p}.axis0`, 'int64', [1], [0])], { outputs: [name] })[0]!);
+  const keys = newRows(ctx, `${p}.k_heads`, newKeys, [1, 0, 2]);
+  const values = newRows(ctx, `${p}.v_heads`, newValues, [1, 2, 0]);
   const onPast = pastScores(ctx, p, layer, qGroups, streamed);
   const onNew = matMulTransB(g, `${p}.scores.new`, qGroups, keys);
   const scores = g.op('Concat', `${p}.scores`, [onPast, onNew], { attrs: { axis: int(2) } });

@@ -1,14 +1,14 @@
 import { EMBED_TOKENS, FINAL_NORM, normWeight } from '../checkpoint/tensor-names.js';
 import type { LinearWeights } from '../quantize/weight-writer.js';
-import { attention, keysStreamed, rotaryCaches, type RotaryCaches } from './attention.js';
-import { masks, type Masks } from './masks.js';
+import { attention, keysStreamed, rotaryCaches, stepRows, type LayerRows, type RotaryCaches } from './attention.js';
+import { masks, stepPositions, type Masks } from './masks.js';
 import { computeType } from '../quantize/precision.js';
 import { linear, linearWeights, mlp, rmsNorm, softcap, toCompute, toFloat32, type BuildContext } from './blocks.js';
 import { hiddenStates, INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS } from './io-names.js';
 import { int } from './proto.js';
 import type { StagePlan } from './stages.js';
 
-const layerRange = ([start, end]: [number, number]): number[] => Array.from({ length: end - start }, (_, i) => start + i);
+export const layerRange = ([start, end]: [number, number]): number[] => Array.from({ length: end - start }, (_, i) => start + i);
 
 /**
  * Graph inputs: one sequence (batch 1) of new tokens (or, after the first stage, the
@@ -17,14 +17,20 @@ const layerRange = ([start, end]: [number, number]): number[] => Array.from({ le
  */
 function declareInputs(ctx: BuildContext, stage: StagePlan, last: boolean): void {
   const { g, spec } = ctx;
-  const kv = computeType(ctx.format);
-  const { num_key_value_heads: kvh, head_dim: hd } = spec.config;
   const [start] = stage.layers;
   if (start === 0) g.input(INPUT_IDS, 'int64', [1, 'sequence_length']);
   else g.input(hiddenStates(start), 'float32', ['sequence_length', spec.config.hidden_size]);
   g.input(POSITION_IDS, 'int64', [1, 'sequence_length']);
   if (last) g.input(LOGITS_TO_KEEP, 'int64', [1]);
-  for (const i of layerRange(stage.layers)) {
+  declareCaches(ctx, stage.layers);
+}
+
+/** The cache of each of the layers `start … end − 1`, in the compute type, with one capacity shared by every layer. */
+export function declareCaches(ctx: BuildContext, layers: [number, number]): void {
+  const { g, spec } = ctx;
+  const kv = computeType(ctx.format);
+  const { num_key_value_heads: kvh, head_dim: hd } = spec.config;
+  for (const i of layerRange(layers)) {
     g.input(pastKey(i), kv, [kvh, 'past_capacity', hd]);
     g.input(pastValue(i), kv, [kvh, hd, 'past_capacity']);
   }
@@ -45,14 +51,14 @@ function declareOutputs(ctx: BuildContext, stage: StagePlan, last: boolean): voi
  * The tied vocabulary matrix, stored once: lm_head rows for MatMulNBits/Gemm, also
  * read by the embedding lookup. Quantized with the layers unless keepEmbeddings.
  */
-function vocabulary(ctx: BuildContext): Promise<LinearWeights> {
+export function vocabulary(ctx: BuildContext): Promise<LinearWeights> {
   return linearWeights(ctx, 'vocab', [EMBED_TOKENS], !ctx.format.keepEmbeddings);
 }
 
-/** h = E[input_ids] · sqrt(hidden), as [S, hidden]. */
-function embedding(ctx: BuildContext, vocab: LinearWeights): string {
+/** h = E[ids] · sqrt(hidden), as [S, hidden]. */
+export function embedding(ctx: BuildContext, vocab: LinearWeights, tokens = INPUT_IDS): string {
   const { g, spec } = ctx;
-  const ids = g.op('Reshape', 'embed.ids', [INPUT_IDS, g.constant('embed.flat', 'int64', [1], [-1])]);
+  const ids = g.op('Reshape', 'embed.ids', [tokens, g.constant('embed.flat', 'int64', [1], [-1])]);
   let rows: string;
   if (vocab.kind === 'float') {
     rows = g.op('Gather', 'embed.lookup', [vocab.weight, ids], { attrs: { axis: int(0) } });
@@ -72,12 +78,12 @@ function embedding(ctx: BuildContext, vocab: LinearWeights): string {
  * residual stream. The residual stream and the norms are fp32; the sub-layers run in the
  * compute type.
  */
-async function decoderLayer(ctx: BuildContext, layer: number, h: string, m: Masks, caches: RotaryCaches, streamed: string | undefined): Promise<string> {
+export async function decoderLayer(ctx: BuildContext, layer: number, h: string, m: Masks, caches: RotaryCaches, streamed: string | undefined, rows: LayerRows): Promise<string> {
   const { g, spec } = ctx;
   const p = `layers.${layer}`;
   const visible = spec.isSliding[layer] ? m.sliding! : m.global!;
   const attnIn = await rmsNorm(ctx, `${p}.input_norm`, h, normWeight(layer, 'input_layernorm'));
-  const attnOut = await attention(ctx, layer, toCompute(ctx, `${p}.attn_in`, attnIn), visible, caches, streamed);
+  const attnOut = await attention(ctx, layer, toCompute(ctx, `${p}.attn_in`, attnIn), visible, caches, streamed, rows);
   const attnNormed = await rmsNorm(ctx, `${p}.post_attention_norm`, toFloat32(ctx, `${p}.attn_out`, attnOut), normWeight(layer, 'post_attention_layernorm'));
   const afterAttn = g.op('Add', `${p}.attn_residual`, [h, attnNormed]);
   const mlpIn = await rmsNorm(ctx, `${p}.pre_feedforward_norm`, afterAttn, normWeight(layer, 'pre_feedforward_layernorm'));
@@ -86,17 +92,21 @@ async function decoderLayer(ctx: BuildContext, layer: number, h: string, m: Mask
   return g.op('Add', `${p}.mlp_residual`, [afterAttn, mlpNormed]);
 }
 
+/** Tied lm_head and final soft-cap over final-normed rows [N, hidden]: fp32 logits [N, vocab]. */
+export function lmHead(ctx: BuildContext, normed: string, vocab: LinearWeights): string {
+  const out = toFloat32(ctx, 'lm_head.out', linear(ctx, 'lm_head', toCompute(ctx, 'lm_head.in', normed), vocab));
+  const cap = ctx.spec.config.final_logit_softcapping;
+  return cap === null ? out : softcap(ctx, 'final_softcap', out, cap);
+}
+
 /** Final norm, the last `logits_to_keep` positions (0 keeps all), tied lm_head, final soft-cap. */
 async function logits(ctx: BuildContext, h: string, vocab: LinearWeights): Promise<void> {
-  const { g, spec } = ctx;
+  const { g } = ctx;
   const normed = await rmsNorm(ctx, 'final_norm', h, FINAL_NORM);
   const start = g.op('Neg', 'lm_head.keep_start', [LOGITS_TO_KEEP]);
   const end = g.constant('lm_head.keep_end', 'int64', [1], [Number.MAX_SAFE_INTEGER]);
   const kept = g.op('Slice', 'lm_head.kept', [normed, start, end, g.constant('lm_head.axis0', 'int64', [1], [0])]);
-  let out = toFloat32(ctx, 'lm_head.out', linear(ctx, 'lm_head', toCompute(ctx, 'lm_head.in', kept), vocab));
-  const cap = spec.config.final_logit_softcapping;
-  if (cap !== null) out = softcap(ctx, 'final_softcap', out, cap);
-  g.node('Unsqueeze', 'logits.batched', [out, g.constant('logits.axis0', 'int64', [1], [0])], { outputs: [LOGITS] });
+  g.node('Unsqueeze', 'logits.batched', [lmHead(ctx, kept, vocab), g.constant('logits.axis0', 'int64', [1], [0])], { outputs: [LOGITS] });
 }
 
 /**
@@ -109,10 +119,11 @@ export async function buildGemma2Stage(ctx: BuildContext, stage: StagePlan): Pro
   const last = end === ctx.spec.config.num_hidden_layers;
   declareInputs(ctx, stage, last);
   const caches = await rotaryCaches(ctx);
-  const m = masks(ctx, stage.layers);
-  const streamed = keysStreamed(ctx);
+  const positions = stepPositions(ctx);
+  const m = masks(ctx, stage.layers, positions);
+  const streamed = keysStreamed(ctx, positions);
   let h = start === 0 ? embedding(ctx, await vocabulary(ctx)) : hiddenStates(start);
-  for (const layer of layerRange(stage.layers)) h = await decoderLayer(ctx, layer, h, m, caches, streamed);
+  for (const layer of layerRange(stage.layers)) h = await decoderLayer(ctx, layer, h, m, caches, streamed, stepRows(layer, positions));
   if (last) await logits(ctx, h, await vocabulary(ctx));
   else ctx.g.node('Identity', `stage.output`, [h], { outputs: [hiddenStates(end)] });
   declareOutputs(ctx, stage, last);

@@ -65,11 +65,12 @@ export class GraphBuilder {
   }
 
   /** A small constant stored inside the protobuf. */
-  constant(name: string, dtype: 'int64' | 'float32' | 'float16', dims: number[], values: number[]): string {
+  constant(name: string, dtype: 'int64' | 'float32' | 'float16' | 'float64', dims: number[], values: number[]): string {
     const tensor: TensorProto = { name: this.claim(name), dims, dataType: DataType[dtype] };
     if (dtype === 'int64') tensor.int64Data = values;
     // onnx.proto: float16 values travel as their bit patterns in int32_data.
     else if (dtype === 'float16') tensor.int32Data = values.map(f32ToF16);
+    else if (dtype === 'float64') tensor.doubleData = values;
     else tensor.floatData = values;
     this.initializers.push(tensor);
     return name;
@@ -97,9 +98,18 @@ export class GraphBuilder {
    * by name.
    */
   branch(name: string, dtype: DType, build: (b: GraphBuilder) => string[]): GraphProto {
-    const b = new GraphBuilder(this.names);
-    const results = build(b);
-    return { name, node: b.nodes, initializer: b.initializers, input: [], output: results.map((r) => typedValue(r, dtype)) };
+    const b = this.child();
+    return b.asSubgraph(name, build(b).map((r) => ({ name: r, dtype })));
+  }
+
+  /** A builder for a subgraph (a Loop body, whose inputs it declares) that reads this graph's tensors by name. */
+  child(): GraphBuilder {
+    return new GraphBuilder(this.names);
+  }
+
+  /** What this builder holds as a subgraph whose results are `outputs`. */
+  asSubgraph(name: string, outputs: { name: string; dtype: DType }[]): GraphProto {
+    return { name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: outputs.map((r) => typedValue(r.name, r.dtype)) };
   }
 
   get nodeCount(): number {

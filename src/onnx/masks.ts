@@ -12,6 +12,30 @@ export interface Masks {
   global?: string;
 }
 
+/**
+ * Where a run's tokens sit: the step graph's consecutive `position_ids`, or one step of
+ * the decode loop (docs/graph-contract.md).
+ */
+export interface RunPositions {
+  /** The queries' positions as [1, S], RotaryEmbedding's position_ids. */
+  ids: string;
+  /** The same, flat: [S]. */
+  queries: string;
+  /** [1]: how many cache rows are filled, the position of the first key after the cache. */
+  filled: string;
+  /** [N]: positions of the keys after the cache, the run's new rows (N ≥ S). */
+  newKeys: string;
+}
+
+/** The step graph's positions: its new tokens are its only keys after the cache. */
+export function stepPositions(ctx: BuildContext): RunPositions {
+  const { g } = ctx;
+  const p = 'mask.keys';
+  const queries = g.op('Reshape', `${p}.query_pos`, [POSITION_IDS, g.constant(`${p}.flat`, 'int64', [1], [-1])]);
+  const filled = g.op('Slice', `${p}.first_pos`, [queries, g.constant(`${p}.zero`, 'int64', [1], [0]), g.constant(`${p}.one`, 'int64', [1], [1])]);
+  return { ids: POSITION_IDS, queries, filled, newKeys: queries };
+}
+
 interface Visibility {
   visible: string;
   queryLen: string;
@@ -21,25 +45,23 @@ interface Visibility {
 /**
  * Key j is visible from query position p iff j ≤ p (this function's result) and, on
  * sliding layers, p − j < sliding_window. The keys are the cache's rows, row r holding
- * position r and rows from position_ids[0] on being padding, followed by the new tokens.
+ * position r and rows from `filled` on being padding, followed by the run's new rows.
  * Padding gets a position after every query, so causality hides it. Shared by both kinds:
  * every layer's cache has the same capacity, read from the graph's first layer.
  */
-function causality(ctx: BuildContext, firstLayer: number): Visibility & { queries: string; keyPos: string } {
+function causality(ctx: BuildContext, firstLayer: number, pos: RunPositions): Visibility & { queries: string; keyPos: string } {
   const { g } = ctx;
   const p = 'mask.keys';
-  const queryPos = g.op('Reshape', `${p}.query_pos`, [POSITION_IDS, g.constant(`${p}.flat`, 'int64', [1], [-1])]);
-  const first = g.op('Slice', `${p}.first_pos`, [queryPos, g.constant(`${p}.zero`, 'int64', [1], [0]), g.constant(`${p}.one`, 'int64', [1], [1])]);
   const capacity = g.op('Shape', `${p}.capacity`, [pastKey(firstLayer)], { attrs: { start: int(1), end: int(2) } });
   const scalar = (x: string, n: string): string => g.op('Squeeze', `${p}.${n}`, [x]);
   const rows = g.op('Range', `${p}.cache_rows`, [g.constant(`${p}.start`, 'int64', [], [0]), scalar(capacity, 'capacity_scalar'), g.constant(`${p}.step`, 'int64', [], [1])]);
   const later = g.constant(`${p}.padding_pos`, 'int64', [], [Number.MAX_SAFE_INTEGER]);
-  const pastPos = g.op('Where', `${p}.past_pos`, [g.op('Less', `${p}.filled`, [rows, first]), rows, later]);
-  const keyPos = g.op('Concat', `${p}.key_pos`, [pastPos, queryPos], { attrs: { axis: int(0) } });
-  const queries = g.op('Unsqueeze', `${p}.query_col`, [queryPos, g.constant(`${p}.axis1`, 'int64', [1], [1])]);
+  const pastPos = g.op('Where', `${p}.past_pos`, [g.op('Less', `${p}.filled`, [rows, pos.filled]), rows, later]);
+  const keyPos = g.op('Concat', `${p}.key_pos`, [pastPos, pos.newKeys], { attrs: { axis: int(0) } });
+  const queries = g.op('Unsqueeze', `${p}.query_col`, [pos.queries, g.constant(`${p}.axis1`, 'int64', [1], [1])]);
   return {
     visible: g.op('LessOrEqual', `${p}.causal`, [keyPos, queries]),
-    queryLen: g.op('Shape', `${p}.new_len`, [queryPos]),
+    queryLen: g.op('Shape', `${p}.new_len`, [pos.queries]),
     keyLen: g.op('Shape', `${p}.key_len`, [keyPos]),
     queries,
     keyPos,
@@ -67,8 +89,8 @@ function perQueryHead(ctx: BuildContext, p: string, v: Visibility): string {
 }
 
 /** Masks for the layer kinds present in a graph of layers `start … end − 1`. */
-export function masks(ctx: BuildContext, [start, end]: [number, number]): Masks {
-  const c = causality(ctx, start);
+export function masks(ctx: BuildContext, [start, end]: [number, number], pos: RunPositions): Masks {
+  const c = causality(ctx, start, pos);
   const kinds = ctx.spec.isSliding.slice(start, end);
   return {
     ...(kinds.includes(true) ? { sliding: perQueryHead(ctx, 'mask.sliding', sliding(ctx, c)) } : {}),

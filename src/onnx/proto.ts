@@ -16,6 +16,7 @@ export const DataType = {
   int64: 7,
   bool: 9,
   float16: 10,
+  float64: 11,
 } as const;
 export type DType = keyof typeof DataType;
 

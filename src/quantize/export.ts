@@ -2,6 +2,7 @@ import { copyFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GENERATION_CONFIG, openCheckpoint, TOKENIZER_FILES, type Checkpoint } from '../checkpoint/checkpoint.js';
 import { sourceFiles, type SourceFiles } from '../checkpoint/source-files.js';
+import { buildDecodeLoop } from '../onnx/decode-loop.js';
 import { buildGemma2Stage } from '../onnx/gemma2-graph.js';
 import { ExternalDataWriter } from '../onnx/external-data.js';
 import { GraphBuilder } from '../onnx/graph-builder.js';
@@ -12,7 +13,7 @@ import { readTokenizerConfig, tablesFromFolder } from '../tokenizer/tokenizer-fi
 import { describeFsError, GemmaError } from '../util/errors.js';
 import { VERSION } from '../util/package-root.js';
 import { intoExportFolder, type FolderRequest } from './export-folder.js';
-import { DATA_FILE, GRAPH_CONTRACT, MANIFEST_FILE, type Manifest } from './manifest.js';
+import { DATA_FILE, GRAPH_CONTRACT, hasDecodeLoop, LOOP_FILE, MANIFEST_FILE, type Manifest } from './manifest.js';
 import { variantName, type WeightFormat } from './precision.js';
 import { QuantizePool } from './quantize-pool.js';
 import { WeightWriter, type WeightProgress } from './weight-writer.js';
@@ -95,6 +96,7 @@ function stagesFor(req: Pick<ExportRequest, 'format' | 'stages'>, checkpoint: Ch
 async function writeGraphs(checkpoint: Checkpoint, tmp: string, req: ExportRequest, stages: StagePlan[]): Promise<{ modelBytes: number; dataBytes: number; nodes: number }> {
   const data = await ExternalDataWriter.create(join(tmp, DATA_FILE));
   const graphs = stages.map(() => new GraphBuilder());
+  const loop = hasDecodeLoop(stages) ? new GraphBuilder() : undefined;
   const progress = (p: WeightProgress): void => {
     if (req.signal?.aborted) throw new GemmaError('interrupted');
     req.onProgress?.(p);
@@ -107,14 +109,17 @@ async function writeGraphs(checkpoint: Checkpoint, tmp: string, req: ExportReque
       weights = weights?.forGraph(g) ?? new WeightWriter(checkpoint, data, g, progress, pool);
       await buildGemma2Stage({ g, spec: checkpoint.spec, weights, format: req.format }, stage);
     }
+    if (loop !== undefined) await buildDecodeLoop({ g: loop, spec: checkpoint.spec, weights: weights!.forGraph(loop), format: req.format });
   } finally {
     await pool.close();
     await data.close();
   }
   let modelBytes = 0;
-  for (const [i, stage] of stages.entries()) {
-    const bytes = graphs[i]!.serialize('gemma2', VERSION, { 'gemma.contract': GRAPH_CONTRACT, 'gemma.variant': variantName(req.format) });
-    await writeFile(join(tmp, stage.file), bytes);
+  const files = stages.map((stage, i) => ({ file: stage.file, g: graphs[i]! }));
+  if (loop !== undefined) files.push({ file: LOOP_FILE, g: loop });
+  for (const { file, g } of files) {
+    const bytes = g.serialize('gemma2', VERSION, { 'gemma.contract': GRAPH_CONTRACT, 'gemma.variant': variantName(req.format) });
+    await writeFile(join(tmp, file), bytes);
     modelBytes += bytes.length;
   }
   return { modelBytes, dataBytes: data.bytesWritten, nodes: graphs.reduce((sum, g) => sum + g.nodeCount, 0) };
@@ -133,6 +138,7 @@ async function convertInto(checkpoint: Checkpoint, tmp: string, req: ExportReque
     weights: req.format,
     ep: req.format.ep,
     stages,
+    ...(hasDecodeLoop(stages) ? { loop: LOOP_FILE } : {}),
     files: { data: DATA_FILE, ...files },
     sizes: { modelBytes, dataBytes },
     nodes,

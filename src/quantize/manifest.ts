@@ -5,7 +5,9 @@ import type { ExecutionProvider, WeightFormat } from './precision.js';
 export const MANIFEST_FILE = 'gemma.json';
 export const DATA_FILE = 'model.onnx.data';
 /** Bumped whenever the graphs' inputs/outputs change meaning (docs/graph-contract.md). */
-export const GRAPH_CONTRACT = 'gemma2-new-kv/4';
+export const GRAPH_CONTRACT = 'gemma2-new-kv/5';
+/** The decode loop's graph, written beside one-graph exports (docs/graph-contract.md, "The decode loop"). */
+export const LOOP_FILE = 'decode-loop.onnx';
 
 export interface Manifest {
   format: 'gemma-onnx';
@@ -20,6 +22,8 @@ export interface Manifest {
   ep: ExecutionProvider;
   /** The graphs, run one after the other; all read their weights from `files.data`. */
   stages: StagePlan[];
+  /** The decode loop's graph, over the same data file; one-graph exports only. */
+  loop?: string;
   files: { data: string; tokenizer: string[]; generationConfig?: string };
   sizes: { modelBytes: number; dataBytes: number };
   nodes: number;
@@ -28,4 +32,7 @@ export interface Manifest {
 
 /** Every file an export consists of, its manifest included: what a new export may replace. */
 export const exportFiles = (m: Manifest): string[] =>
-  [MANIFEST_FILE, m.files.data, ...m.stages.map((s) => s.file), ...m.files.tokenizer, ...(m.files.generationConfig === undefined ? [] : [m.files.generationConfig])];
+  [MANIFEST_FILE, m.files.data, ...m.stages.map((s) => s.file), ...(m.loop === undefined ? [] : [m.loop]), ...m.files.tokenizer, ...(m.files.generationConfig === undefined ? [] : [m.files.generationConfig])];
+
+/** The loop needs the whole cache in one graph: only exports of one stage have it. */
+export const hasDecodeLoop = (stages: readonly StagePlan[]): boolean => stages.length === 1;

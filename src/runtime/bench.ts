@@ -1,5 +1,5 @@
 import type { Engine } from './engine.js';
-import { argmax } from './sampler.js';
+import { argmax, GREEDY } from './sampler.js';
 
 export interface BenchTest {
   kind: 'pp' | 'tg';
@@ -35,7 +35,22 @@ function stats(samples: BenchSample[]): { avgTps: number; stddevTps: number } {
   return { avgTps: avg, stddevTps: Math.sqrt(variance) };
 }
 
-/** One timed run: ppN prefills N tokens; tgN decodes exactly N tokens one at a time (end tokens do not stop it). */
+/** Feeds `count` tokens from `id` on, each the argmax after the one before: one per run, or in runs of the decode loop's steps. */
+async function decodeGreedy(engine: Engine, id: number, count: number): Promise<void> {
+  const steps = engine.options.decodeSteps;
+  for (let left = count; left > 0; ) {
+    if (steps === 1) {
+      id = argmax((await engine.feed([id]))[0]!);
+      left--;
+    } else {
+      const sampled = await engine.decode(id, Math.min(left, steps), { sampling: GREEDY, draws: new Float64Array(steps), stopIds: [] });
+      id = sampled.at(-1)!;
+      left -= sampled.length;
+    }
+  }
+}
+
+/** One timed run: ppN prefills N tokens; tgN decodes exactly N tokens, one per graph run or in runs of --decode-steps (end tokens do not stop it). */
 async function runOnce(engine: Engine, t: BenchTest, depthTokens: number[]): Promise<BenchSample> {
   if (engine.tokens.length !== t.depth || engine.tokens.some((id, i) => id !== depthTokens[i])) {
     engine.rollback(0);
@@ -47,8 +62,7 @@ async function runOnce(engine: Engine, t: BenchTest, depthTokens: number[]): Pro
   if (t.kind === 'pp') {
     await engine.feed(benchTokens(t.tokens, vocab, t.depth + 1));
   } else {
-    let id = benchTokens(1, vocab, 3)[0]!;
-    for (let i = 0; i < t.tokens; i++) id = argmax((await engine.feed([id]))[0]!);
+    await decodeGreedy(engine, benchTokens(1, vocab, 3)[0]!, t.tokens);
   }
   const sample = { startPosition, tokens: engine.tokens.length - startPosition, ms: performance.now() - started };
   engine.rollback(t.depth);

@@ -1,5 +1,6 @@
 import type { ModelSpec } from '../checkpoint/config.js';
 import type { Manifest } from '../quantize/manifest.js';
+import { recentWindow, type LoopChoice } from './loop-feeds.js';
 import type { StageInput, StageLike, StageOutput } from './stage.js';
 
 export interface EngineOptions {
@@ -7,6 +8,8 @@ export interface EngineOptions {
   ctxSize: number;
   /** Prompt tokens per graph run: bounds the attention scores' memory ([heads, chunk, context] floats). */
   prefillChunk: number;
+  /** Most decode steps per run of the export's decode loop; 1: one graph run per token, no loop. */
+  decodeSteps: number;
 }
 
 export interface EngineCounters {
@@ -17,7 +20,7 @@ export interface EngineCounters {
 }
 
 /** What chat sessions and generation need of an engine. */
-export type EngineLike = Pick<Engine, 'spec' | 'options' | 'tokens' | 'counters' | 'rollback' | 'feed'>;
+export type EngineLike = Pick<Engine, 'spec' | 'options' | 'tokens' | 'counters' | 'rollback' | 'feed' | 'decode'>;
 
 /**
  * Runs an export's stages over a growing token sequence, each stage keeping its layers'
@@ -60,11 +63,11 @@ export class Engine {
     return out.logits;
   }
 
-  /** One token at a time is decoding; anything longer is prompt processing. */
-  private count(tokens: number, ms: number): void {
+  /** One token at a time, or a run of the decode loop, is decoding; anything longer is prompt processing. */
+  private count(tokens: number, ms: number, decoding = tokens === 1): void {
     const c = this.counters;
-    if (tokens === 1) {
-      c.decodeTokens += 1;
+    if (decoding) {
+      c.decodeTokens += tokens;
       c.decodeMs += ms;
     } else {
       c.prefillTokens += tokens;
@@ -93,6 +96,30 @@ export class Engine {
     }
     this.count(ids.length, performance.now() - started);
     return out;
+  }
+
+  /**
+   * One run of the decode loop (options.decodeSteps > 1): feeds `token` (sampled, not yet
+   * cached), then each token a step samples, for at most `steps` steps or until a stop id is
+   * sampled. Returns the sampled tokens; all but the last are then cached, as after feeding
+   * them one at a time.
+   */
+  async decode(token: number, steps: number, choice: LoopChoice): Promise<number[]> {
+    const start = this.history.length;
+    if (start + steps > this.options.ctxSize) throw new RangeError(`${start + steps} tokens exceed the context of ${this.options.ctxSize}`);
+    if (this.stages.length !== 1) throw new Error('the decode loop runs on one-graph exports');
+    const started = performance.now();
+    const recent = recentWindow(this.history, token, choice.sampling.repeatLastN);
+    let sampled: number[];
+    try {
+      sampled = await this.stages[0]!.decode({ ...choice, start, ids: [token], steps, recent });
+    } catch (err) {
+      this.stages[0]!.truncate(start);
+      throw err;
+    }
+    this.history.push(token, ...sampled.slice(0, -1));
+    this.count(sampled.length, performance.now() - started, true);
+    return sampled;
   }
 
   /** Releases every stage's session (and worker). */

@@ -37,6 +37,7 @@ function badField(m: Json): string | undefined {
     ['stages', Array.isArray(m.stages) && m.stages.every(isStage)],
     ['files.data', isPlainName(files?.data)],
     ['files.tokenizer', Array.isArray(files?.tokenizer) && files.tokenizer.every(isPlainName)],
+    ['loop', m.loop === undefined || isPlainName(m.loop)],
   ];
   return checks.find(([, ok]) => !ok)?.[0];
 }

@@ -1,4 +1,5 @@
 import type { EngineLike } from './engine.js';
+import { decodeLoop, stepByStep } from './next-tokens.js';
 import { Sampler, type SamplingParams } from './sampler.js';
 import { TextStream, type StreamDecoder } from './text-stream.js';
 
@@ -13,7 +14,7 @@ export interface GenerateOptions {
   /** Bench mode: keep generating through end tokens. */
   ignoreEos?: boolean;
   onText?: (piece: string) => void;
-  /** Polled between tokens (Ctrl-C). */
+  /** Polled between graph runs (Ctrl-C): between tokens, or between runs of the decode loop. */
   interrupted?: () => boolean;
 }
 
@@ -39,17 +40,18 @@ export async function generate(
     text += piece;
     if (piece !== '') o.onText?.(piece);
   };
-  let next = logits;
+  const next = engine.options.decodeSteps > 1 ? decodeLoop(engine, logits, sampler, o) : stepByStep(engine, logits, sampler);
   for (;;) {
     if (o.interrupted?.()) return finish('interrupted');
-    const id = sampler.next(next, engine.tokens);
-    if (o.stopIds.has(id) && !o.ignoreEos) return finish('eos');
-    ids.push(id);
-    emit(stream.push(id));
+    // A run of the decode loop returns several tokens; it never runs past -n or the context, so those are checked after its last.
+    for (const id of await next(ids.length)) {
+      if (o.stopIds.has(id) && !o.ignoreEos) return finish('eos');
+      ids.push(id);
+      emit(stream.push(id));
+    }
     if (ids.length === o.maxTokens) return finish('max-tokens');
-    // A full cache cannot take `id`, so it ends the answer: C - P + 1 tokens after a prompt of P (docs/runtime.md).
+    // A full cache cannot take the last token, so it ends the answer: C - P + 1 tokens after a prompt of P (docs/runtime.md).
     if (engine.tokens.length + 1 > engine.options.ctxSize) return finish('context');
-    next = (await engine.feed([id]))[0]!;
   }
 
   function finish(stopReason: StopReason): GenerateResult {

@@ -14,6 +14,8 @@ export interface SessionOptions {
   threads: number;
   /** onnxruntime's per-node profiler writes `<prefix>_<time>.json` when the session ends profiling (bench/decode-profile.ts). */
   profilePrefix?: string;
+  /** Load the export's decode loop (--decode-steps above 1), which runs prompts too, instead of its one graph. */
+  decodeLoop?: boolean;
 }
 
 /** An export's manifest and what follows from it, before any session exists. */
@@ -28,6 +30,8 @@ export interface ExportInfo {
 export interface LoadedStage {
   plan: StagePlan;
   session: ort.InferenceSession;
+  /** The session is the decode loop's graph. */
+  loop: boolean;
 }
 
 export async function readManifest(dir: string): Promise<Manifest> {
@@ -85,23 +89,36 @@ export async function readExport(dir: string, ep?: ExecutionProvider): Promise<E
   return { dir, manifest, spec, ep: ep ?? manifest.ep };
 }
 
-/** Loads stage `index` of an export into an onnxruntime session. Blocks the thread for seconds on big models. */
-export async function loadStage(info: ExportInfo, index: number, options: SessionOptions): Promise<LoadedStage> {
-  const plan = info.manifest.stages[index]!;
-  const path = join(info.dir, plan.file);
-  let session: ort.InferenceSession;
+/** Refuses --decode-steps above 1 on an export without the decode loop, before any session loads. */
+export function checkDecodeLoop(info: ExportInfo, decodeSteps: number): void {
+  if (decodeSteps > 1 && info.manifest.loop === undefined) {
+    throw new GemmaError(`--decode-steps ${decodeSteps} needs the decode loop, which only one-graph exports have: ${info.dir} has ${info.manifest.stages.length} graphs; convert it again with gemma quantize --stages 1, or use --decode-steps 1`);
+  }
+}
+
+async function loadGraph(info: ExportInfo, file: string, options: SessionOptions): Promise<ort.InferenceSession> {
+  const path = join(info.dir, file);
   try {
-    session = await ort.InferenceSession.create(path, sessionOptions(info.ep, options.threads, options.profilePrefix));
+    return await ort.InferenceSession.create(path, sessionOptions(info.ep, options.threads, options.profilePrefix));
   } catch (err) {
     const hint = info.ep === 'cuda' ? ' (gemma doctor tells what CUDA needs)' : '';
     throw new GemmaError(`cannot load ${path} on ${info.ep}: ${probeReason(String((err as Error)?.message ?? err), '')}${hint}`);
   }
+}
+
+/** Loads stage `index` of an export (the decode loop's graph instead, if asked) into an onnxruntime session. Blocks the thread for seconds on big models. */
+export async function loadStage(info: ExportInfo, index: number, options: SessionOptions): Promise<LoadedStage> {
+  const plan = info.manifest.stages[index]!;
+  const loop = options.decodeLoop === true && info.manifest.loop !== undefined;
+  const file = loop ? info.manifest.loop! : plan.file;
+  const session = await loadGraph(info, file, options);
   try {
-    checkStageIo(info.dir, info.spec, plan, session);
-    await checkRotaryTable(info.dir, info.spec, plan, path);
+    // The loop's inputs are its own (docs/graph-contract.md); the step graph's are checked against gemma.json.
+    if (!loop) checkStageIo(info.dir, info.spec, plan, session);
+    await checkRotaryTable(info.dir, info.spec, { ...plan, file }, join(info.dir, file));
   } catch (err) {
     await session.release();
     throw err;
   }
-  return { plan, session };
+  return { plan, session, loop };
 }

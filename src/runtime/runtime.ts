@@ -1,11 +1,10 @@
-import type { ModelSpec } from '../checkpoint/config.js';
 import type { ExecutionProvider } from '../quantize/precision.js';
 import type { SpecialStrings } from '../tokenizer/gemma-bpe.js';
 import { GemmaError } from '../util/errors.js';
 import { ChatSession } from './chat-session.js';
 import { Engine, type EngineLike, type EngineOptions } from './engine.js';
 import { readGenerationDefaults, type GenerationDefaults } from './generation-config.js';
-import { loadStage, readExport } from './model-session.js';
+import { checkDecodeLoop, loadStage, readExport, type ExportInfo } from './model-session.js';
 import { kvTypeOf, Stage } from './stage.js';
 import { loadTokenizer, type GemmaTokenizer } from './tokenizer.js';
 
@@ -17,6 +16,8 @@ export interface EngineLoadOptions {
   /** Absent or 0 (llama.cpp's `-c 0`): the model's max_position_embeddings. */
   ctxSize?: number;
   prefillChunk?: number;
+  /** Most decode steps per graph run, in the export's decode loop; 1 (the default) runs one step per run. */
+  decodeSteps?: number;
   /** onnxruntime's per-node profiler for every stage, written to `<prefix>-stage<i>_<time>.json` at close (bench/decode-profile.ts). */
   profilePrefix?: string;
 }
@@ -46,23 +47,25 @@ export interface Runtime extends ChatRuntime {
 
 export const DEFAULT_PREFILL_CHUNK = 512;
 
-export function engineOptions(spec: ModelSpec, options: EngineLoadOptions): EngineOptions {
-  const max = spec.config.max_position_embeddings;
+export function engineOptions(info: ExportInfo, options: EngineLoadOptions): EngineOptions {
+  const max = info.spec.config.max_position_embeddings;
   const ctxSize = options.ctxSize || max;
   if (ctxSize > max) throw new GemmaError(`--ctx-size ${ctxSize} exceeds the model's max_position_embeddings ${max}`);
-  return { ctxSize, prefillChunk: options.prefillChunk ?? DEFAULT_PREFILL_CHUNK };
+  const decodeSteps = options.decodeSteps ?? 1;
+  checkDecodeLoop(info, decodeSteps);
+  return { ctxSize, prefillChunk: options.prefillChunk ?? DEFAULT_PREFILL_CHUNK, decodeSteps };
 }
 
 /** Loads the export's stages one after the other into an Engine in this thread. */
 export async function loadEngine(dir: string, options: EngineLoadOptions): Promise<Engine> {
   const info = await readExport(dir, options.ep);
-  const engineOpts = engineOptions(info.spec, options);
+  const engineOpts = engineOptions(info, options);
   const stages: Stage[] = [];
   try {
     for (const [i, plan] of info.manifest.stages.entries()) {
       const profilePrefix = options.profilePrefix !== undefined ? `${options.profilePrefix}-stage${i}` : undefined;
-      const { session } = await loadStage(info, i, { threads: options.threads, ...(profilePrefix !== undefined ? { profilePrefix } : {}) });
-      stages.push(new Stage(plan, session, info.spec, kvTypeOf(info.manifest), profilePrefix !== undefined));
+      const { session, loop } = await loadStage(info, i, { threads: options.threads, decodeLoop: engineOpts.decodeSteps > 1, ...(profilePrefix !== undefined ? { profilePrefix } : {}) });
+      stages.push(new Stage(plan, session, info.spec, kvTypeOf(info.manifest), profilePrefix !== undefined, loop));
     }
   } catch (err) {
     await Promise.all(stages.map((s) => s.close()));

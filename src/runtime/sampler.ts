@@ -16,6 +16,9 @@ export interface SamplingParams {
   repeatLastN: number;
 }
 
+/** Argmax with no filter and no penalty: prompt chunks in the decode loop, and the benchmarks. */
+export const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 0 };
+
 interface Candidate {
   id: number;
   logit: number;
@@ -98,9 +101,10 @@ function unboundedKeep(logits: ArrayLike<number>, max: number, z: number, p: Pic
   const floor = p.minP * (1 / z);
   let allowed = 0;
   for (let i = 0; i < logits.length; i++) if (Math.exp(logits[i]! - max) / z >= floor) allowed++;
-  for (let count = Math.min(allowed, 256); ; count = Math.min(allowed, count * 8)) {
+  // Without top-p, every id min-p allows is kept: no prefix of them is enough.
+  for (let count = p.topP >= 1 ? allowed : Math.min(allowed, 256); ; count = Math.min(allowed, count * 8)) {
     const ids = largest(logits, count);
-    if (count === allowed || p.topP >= 1) return ids;
+    if (count === allowed) return ids;
     let mass = 0;
     if (ids.some((id) => (mass += Math.exp(logits[id]! - max) / z) >= p.topP)) return ids;
   }
@@ -137,6 +141,16 @@ export class Sampler {
 
   constructor(private readonly params: SamplingParams, seed: number) {
     this.random = rng(seed);
+  }
+
+  /**
+   * The uniform draws `next` would take for the next `count` tokens, for the decode loop to
+   * sample with in the graph; none at temperature 0, where `next` draws nothing either.
+   */
+  draws(count: number): Float64Array {
+    const out = new Float64Array(count);
+    if (this.params.temperature > 0) for (let i = 0; i < count; i++) out[i] = this.random();
+    return out;
   }
 
   /** `logits` is modified in place by the repeat penalty. */

@@ -17,12 +17,14 @@ async function handle(req: Request): Promise<Response | undefined> {
   switch (req.type) {
     case 'open': {
       const info = await readExport(req.dir, req.ep);
-      const { plan, session } = await loadStage(info, req.stage, { threads: req.threads });
-      stage = new Stage(plan, session, info.spec, kvTypeOf(info.manifest));
+      const { plan, session, loop } = await loadStage(info, req.stage, { threads: req.threads, decodeLoop: req.decodeLoop });
+      stage = new Stage(plan, session, info.spec, kvTypeOf(info.manifest), false, loop);
       return { type: 'opened', plan };
     }
     case 'run':
       return { type: 'ran', output: await opened().run(req.input) };
+    case 'decode':
+      return { type: 'decoded', tokens: await opened().decode(req.input) };
     case 'truncate':
       opened().truncate(req.length);
       return undefined;

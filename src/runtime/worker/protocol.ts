@@ -1,6 +1,7 @@
 import type { StagePlan } from '../../onnx/stages.js';
 import type { ExecutionProvider } from '../../quantize/precision.js';
 import type { GenerationDefaults } from '../generation-config.js';
+import type { DecodeInput } from '../loop-feeds.js';
 import type { StageInput, StageOutput } from '../stage.js';
 
 /*
@@ -9,14 +10,16 @@ import type { StageInput, StageOutput } from '../stage.js';
  * and sampling stay on the main thread, which loads the tokenizer meanwhile.
  */
 export type Request =
-  | { type: 'open'; dir: string; stage: number; threads: number; ep: ExecutionProvider }
+  | { type: 'open'; dir: string; stage: number; threads: number; ep: ExecutionProvider; decodeLoop: boolean }
   | { type: 'run'; input: StageInput }
+  | { type: 'decode'; input: DecodeInput }
   /** Answered by nothing: messages are handled in order, so the next run sees it. */
   | { type: 'truncate'; length: number };
 
 export type Response =
   | { type: 'opened'; plan: StagePlan }
   | { type: 'ran'; output: StageOutput }
+  | { type: 'decoded'; tokens: number[] }
   | { type: 'error'; message: string; expected: boolean };
 
 /** What `gemma run` shows and reports about the loaded model. */

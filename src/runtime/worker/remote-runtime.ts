@@ -70,7 +70,7 @@ export class RemoteRuntime {
     this.runtime.chat.reset();
   }
 
-  /** Stops the answer being generated, after the current token. */
+  /** Stops the answer being generated, after the current graph run (one token, or one run of the decode loop). */
   interrupt(): void {
     this.stop = true;
   }

@@ -5,6 +5,7 @@ import { GemmaError } from '../../util/errors.js';
 import { Engine } from '../engine.js';
 import { readExport } from '../model-session.js';
 import { engineOptions, type EngineLoadOptions } from '../runtime.js';
+import type { DecodeInput } from '../loop-feeds.js';
 import type { StageInput, StageLike, StageOutput } from '../stage.js';
 import type { Request, Response } from './protocol.js';
 
@@ -21,10 +22,10 @@ export class RemoteStage implements StageLike {
   }
 
   /** Starts the worker's session load; resolves once the session is ready. */
-  static async open(dir: string, stage: number, threads: number, ep: ExecutionProvider): Promise<RemoteStage> {
+  static async open(dir: string, stage: number, threads: number, ep: ExecutionProvider, decodeLoop: boolean): Promise<RemoteStage> {
     const remote = new RemoteStage();
     try {
-      const r = await remote.request({ type: 'open', dir, stage, threads, ep });
+      const r = await remote.request({ type: 'open', dir, stage, threads, ep, decodeLoop });
       if (r.type !== 'opened') throw new Error(`unexpected ${r.type}`);
       remote.loaded = r.plan;
       return remote;
@@ -43,6 +44,12 @@ export class RemoteStage implements StageLike {
     const r = await this.request({ type: 'run', input }, 'hidden' in input ? [input.hidden.buffer as ArrayBuffer] : []);
     if (r.type !== 'ran') throw new Error(`unexpected ${r.type}`);
     return r.output;
+  }
+
+  async decode(input: DecodeInput): Promise<number[]> {
+    const r = await this.request({ type: 'decode', input }, [input.draws.buffer as ArrayBuffer]);
+    if (r.type !== 'decoded') throw new Error(`unexpected ${r.type}`);
+    return r.tokens;
   }
 
   truncate(length: number): void {
@@ -75,8 +82,8 @@ export class RemoteStage implements StageLike {
 }
 
 /** Opens every stage in its own worker at once; if any fails to load, closes the others and throws the first failure. */
-async function openStages(dir: string, count: number, threads: number, ep: ExecutionProvider): Promise<RemoteStage[]> {
-  const results = await Promise.allSettled(Array.from({ length: count }, (_, i) => RemoteStage.open(dir, i, threads, ep)));
+async function openStages(dir: string, count: number, threads: number, ep: ExecutionProvider, decodeLoop: boolean): Promise<RemoteStage[]> {
+  const results = await Promise.allSettled(Array.from({ length: count }, (_, i) => RemoteStage.open(dir, i, threads, ep, decodeLoop)));
   const opened = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed === undefined) return opened;
@@ -91,7 +98,7 @@ async function openStages(dir: string, count: number, threads: number, ep: Execu
  */
 export async function openWorkerEngine(dir: string, options: EngineLoadOptions): Promise<Engine> {
   const info = await readExport(dir, options.ep);
-  const engineOpts = engineOptions(info.spec, options);
-  const stages = await openStages(dir, info.manifest.stages.length, options.threads, info.ep);
+  const engineOpts = engineOptions(info, options);
+  const stages = await openStages(dir, info.manifest.stages.length, options.threads, info.ep, engineOpts.decodeSteps > 1);
   return new Engine(info.manifest, info.spec, stages, engineOpts);
 }

@@ -42,6 +42,15 @@ describe('gemma bench', () => {
     }
   });
 
+  test('--decode-steps: tgN decodes exactly N tokens in runs of the decode loop', async () => {
+    const one = join(root, 'one-graph');
+    assert.equal((await gemma(['quantize', 'tiny-random', '--stages', '1', '--out', one], env)).code, 0);
+    const r = await gemma(['bench', one, '-p', '8', '-n', '11', '-r', '1', '-d', '0,5', '--threads', '1', '--decode-steps', '4', '--json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const tg = (JSON.parse(r.stdout) as BenchJson).tests.filter((t) => t.kind === 'tg');
+    assert.deepEqual(tg.map((t) => t.samples.map((s) => [s.start_position, s.tokens])), [[[0, 11]], [[5, 11]]]);
+  });
+
   test('markdown by default, CSV on request', async () => {
     const md = await gemma(['bench', 'tiny-random', '-p', '8', '-n', '4', '-r', '1'], env);
     assert.equal(md.code, 0, md.stderr);

@@ -70,6 +70,24 @@ describe('gemma run', () => {
     for (const key of ['load_ms', 'prefill_tokens', 'prefill_ms', 'prefill_tokens_per_s', 'decode_tokens', 'decode_ms', 'decode_tokens_per_s']) assert.ok(key in out.timings, key);
   });
 
+  test('--decode-steps: a one-graph export decodes in runs of its decode loop, in the workers, with the tokens of one step per run; a two-graph one is refused', async () => {
+    const one = join(root, 'one-graph');
+    assert.equal((await gemma(['quantize', 'tiny-random', '--stages', '1', '--out', one], env)).code, 0);
+    const answer = async (steps: string): Promise<{ ids: number[]; text: string; stop_reason: string }> => {
+      const r = await gemma(['run', one, '-p', 'Hello', '-n', '20', '--seed', '5', '--temp', '1.5', '--top-k', '0', '--min-p', '0', '--json', '--decode-steps', steps], env);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as { ids: number[]; text: string; stop_reason: string };
+    };
+    const want = await answer('1');
+    const got = await answer('8');
+    assert.deepEqual([got.ids, got.text, got.stop_reason], [want.ids, want.text, want.stop_reason]);
+    assert.ok(want.ids.length > 3, 'long enough to need runs of several steps');
+    const staged = (await gemma(['quantize', 'tiny-random'], env)).stdout.trim();
+    const r = await gemma(['run', staged, '-p', 'Hi', '--decode-steps', '8'], env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^gemma: error: --decode-steps 8 needs the decode loop, which only one-graph exports have: .* has 2 graphs; convert it again with gemma quantize --stages 1, or use --decode-steps 1\n$/);
+  });
+
   test('the prompt can come on stdin', async () => {
     const child = spawn(process.execPath, [GEMMA_BIN, 'run', 'tiny-random', '-n', '3', '--temp', '0', '--json'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     child.stdin.end('Hi');
@@ -83,10 +101,10 @@ describe('gemma run', () => {
     assert.equal((await gemma(['quantize', 'tiny-random', '--out', out], env)).code, 0);
     const manifestPath = join(out, 'gemma.json');
     const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Record<string, unknown>;
-    await writeFile(manifestPath, JSON.stringify({ ...manifest, contract: 'gemma2-new-kv/2' }));
+    await writeFile(manifestPath, JSON.stringify({ ...manifest, contract: 'gemma2-new-kv/4' }));
     const r = await gemma(['run', out, '-p', 'hi'], env);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^gemma: error: .*graph contract gemma2-new-kv\/2, this gemma needs gemma2-new-kv\/4: convert it again with gemma quantize\n$/);
+    assert.match(r.stderr, /^gemma: error: .*graph contract gemma2-new-kv\/4, this gemma needs gemma2-new-kv\/5: convert it again with gemma quantize\n$/);
   });
 
   test('an export with a graph missing, no graphs, or graphs that do not cover the layers, is refused in one line', async () => {
@@ -157,6 +175,30 @@ describe('gemma run, interactive on a terminal', () => {
       at = await term.waitFor(/\(new conversation\)/, at);
       term.type('\x04');
       assert.equal(await term.exited, 0);
+    } finally {
+      term.kill();
+    }
+  });
+
+  test('--decode-steps: the answer streams in runs of the decode loop and Ctrl-C stops it at the next run; the chat goes on', async () => {
+    const out = join(root, 'one-graph');
+    const quantized = await gemma(['quantize', checkpoint, '--stages', '1', '--out', out], { GEMMA_HOME: join(root, 'home') });
+    assert.equal(quantized.code, 0, quantized.stderr);
+    const term = new Terminal(`${process.execPath} ${GEMMA_BIN} run ${out} --seed 1 --decode-steps 8`, { GEMMA_HOME: join(root, 'home') });
+    try {
+      let at = await term.waitFor(/context 4096 tokens.*\n> /s);
+      term.type('Hello there\r');
+      const answerStart = await term.waitFor(/Hello there\s*\n/, at);
+      await term.waitFor(/[\s\S]{20}/, answerStart);
+      term.type('\x03');
+      at = await term.waitFor(/\[interrupted\][\s\S]*> /, answerStart);
+      term.type('Again\r');
+      at = await term.waitFor(/Again\s*\n[\s\S]{5}/, at);
+      term.type('\x03');
+      await term.waitFor(/\[interrupted\][\s\S]*> /, at);
+      term.type('\x04');
+      assert.equal(await term.exited, 0);
+      assert.doesNotMatch(term.output, /internal error/);
     } finally {
       term.kill();
     }

@@ -27,6 +27,7 @@ function recording(engine: Engine): EngineLike & { logits: Float32Array[]; fail?
       return engine.counters;
     },
     rollback: (length: number): void => engine.rollback(length),
+    decode: engine.decode.bind(engine),
     async feed(ids: number[]): Promise<Float32Array[]> {
       if (spy.fail?.(ids)) throw new GemmaError('the feed failed');
       const out = await engine.feed(ids);

@@ -77,6 +77,8 @@ test('on a vocabulary-sized row with ties, the one-pass selection keeps what sor
   for (const params of [
     { topK: 40, topP: 0.95, minP: 0.05 }, { topK: 0, topP: 0.9, minP: 0 }, { topK: 0, topP: 1, minP: 0.05 },
     { topK: 0, topP: 0.5, minP: 0.01 }, { topK: 1000, topP: 1, minP: 0 }, { topK: 1, topP: 0.1, minP: 0.5 },
+    // No filter at all: every token is a candidate.
+    { topK: 0, topP: 1, minP: 0 },
   ]) {
     const got = filterCandidates(l, params);
     const want = sortedReference(l, params);
