@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runBenchTest, testName, timeToFirstToken, type BenchTest } from '../runtime/bench.js';
+import { noticeContextFit } from './context-notice.js';
 import { openWorkerEngine } from '../runtime/worker/remote-stage.js';
 import { DATA_FILE } from '../quantize/manifest.js';
 import { variantName } from '../quantize/precision.js';
@@ -38,6 +39,7 @@ async function bench(model: string, o: BenchOptions): Promise<void> {
   // As `gemma run` loads and runs it: each stage in its own worker thread.
   const engine = await openWorkerEngine(dir, { threads: o.threads, ep, decodeSteps: o.decodeSteps, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}) });
   const loadMs = performance.now() - started;
+  noticeContextFit(engine.options);
   try {
     const { ctxSize } = engine.options;
     const tests = planTests(o, ctxSize);

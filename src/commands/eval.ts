@@ -4,6 +4,7 @@ import { perplexity, SCORING_CHUNK } from '../runtime/perplexity.js';
 import { openRuntime } from '../runtime/runtime.js';
 import { NonFiniteLogitsError } from '../runtime/sampler.js';
 import { GemmaError } from '../util/errors.js';
+import { noticeContextFit } from './context-notice.js';
 import { MODEL_ARGUMENT } from './model-argument.js';
 import { commandWithArgument, flag, text, type OptionValues } from './option-defs.js';
 import { byteBar, interactive, spinner } from './progress.js';
@@ -27,8 +28,9 @@ async function evaluate(model: string, o: EvalOptions): Promise<void> {
   const show = interactive(o.json);
   const { dir, ep } = await resolveModel(model, show, o.ep, () => cudaReadiness());
   const wait = spinner(show, `Loading ${model}`);
-  const options = { threads: o.threads, ep, prefillChunk: SCORING_CHUNK, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}) };
+  const options = { threads: o.threads, ep, prefillChunk: SCORING_CHUNK, allLogits: true, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}) };
   const runtime = await openRuntime(dir, options).finally(() => wait.stop());
+  noticeContextFit(runtime.engine.options);
   try {
     const ids = [runtime.tokenizer.bosId, ...runtime.tokenizer.encode(content)];
     if (ids.length < 2) throw new GemmaError(`${o.file} has no text to score`);

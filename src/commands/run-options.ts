@@ -6,7 +6,7 @@ const positiveOrAll = (n: number): string | undefined => (n === 0 || n < -1 ? 'm
 
 /** Options shared by commands that load a model. */
 export const MODEL_OPTIONS = {
-  ctxSize: optionalNumber('-c, --ctx-size <n>', "context size in tokens; 0 (the default) is the model's max_position_embeddings, 8192 for Gemma 2", orExactly(0, atLeast(2)), true),
+  ctxSize: optionalNumber('-c, --ctx-size <n>', "context size in tokens; 0 (the default) is the model's max_position_embeddings (8192 for Gemma 2), or the largest context that fits in memory", orExactly(0, atLeast(2)), true),
   threads: integer('-t, --threads <n>', 'CPU threads for onnxruntime (0: one per physical core)', 0, inRange(0, 1024)),
   ep: choice('--ep <provider>', 'execution provider: auto uses CUDA when this machine can (gemma doctor tells), else the CPU; checkpoints are converted for the chosen one', EP_CHOICES, 'auto'),
 };

@@ -3,6 +3,7 @@ import { text as readAll } from 'node:stream/consumers';
 import { RemoteRuntime } from '../runtime/worker/remote-runtime.js';
 import type { RuntimeInfo } from '../runtime/worker/protocol.js';
 import { GemmaError } from '../util/errors.js';
+import { noticeContextFit } from './context-notice.js';
 import { MODEL_ARGUMENT } from './model-argument.js';
 import { commandWithArgument, type OptionValues } from './option-defs.js';
 import { interactive, spinner } from './progress.js';
@@ -21,6 +22,7 @@ async function open(model: string, o: RunOptions, show: boolean): Promise<{ runt
   try {
     const opened = await RemoteRuntime.open(dir, { threads: o.threads, ep, decodeSteps: o.decodeSteps, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}), ...userText(o) });
     wait.stop();
+    noticeContextFit(opened.info);
     return opened;
   } catch (err) {
     wait.stop();

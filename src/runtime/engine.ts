@@ -1,5 +1,6 @@
 import type { ModelSpec } from '../checkpoint/config.js';
 import type { Manifest } from '../quantize/manifest.js';
+import type { ContextFit } from './memory-plan.js';
 import { recentWindow, type LoopChoice } from './loop-feeds.js';
 import type { StageInput, StageLike, StageOutput } from './stage.js';
 
@@ -10,6 +11,8 @@ export interface EngineOptions {
   prefillChunk: number;
   /** Most decode steps per run of the export's decode loop; 1: one graph run per token, no loop. */
   decodeSteps: number;
+  /** Set when the default context was lowered to fit the memory available. */
+  contextFit?: ContextFit;
 }
 
 export interface EngineCounters {

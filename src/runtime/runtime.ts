@@ -3,9 +3,11 @@ import type { SpecialStrings } from '../tokenizer/gemma-bpe.js';
 import { GemmaError } from '../util/errors.js';
 import { ChatSession } from './chat-session.js';
 import { Engine, type EngineLike, type EngineOptions } from './engine.js';
+import { fitContext } from './memory-plan.js';
 import { readGenerationDefaults, type GenerationDefaults } from './generation-config.js';
 import { checkDecodeLoop, loadStage, readExport, type ExportInfo } from './model-session.js';
 import { kvTypeOf, Stage } from './stage.js';
+import { availableMemory } from './system-memory.js';
 import { loadTokenizer, type GemmaTokenizer } from './tokenizer.js';
 
 /** What it takes to load a model into an engine. */
@@ -18,6 +20,8 @@ export interface EngineLoadOptions {
   prefillChunk?: number;
   /** Most decode steps per graph run, in the export's decode loop; 1 (the default) runs one step per run. */
   decodeSteps?: number;
+  /** The caller reads the logits of every position of a prompt chunk (perplexity): they count in the memory plan. */
+  allLogits?: boolean;
   /** onnxruntime's per-node profiler for every stage, written to `<prefix>-stage<i>_<time>.json` at close (bench/decode-profile.ts). */
   profilePrefix?: string;
 }
@@ -47,13 +51,17 @@ export interface Runtime extends ChatRuntime {
 
 export const DEFAULT_PREFILL_CHUNK = 512;
 
-export function engineOptions(info: ExportInfo, options: EngineLoadOptions): EngineOptions {
+/** Decided before any session exists: a context that cannot fit in `available` memory is refused here (docs/runtime.md, "Context policy"). */
+export function engineOptions(info: ExportInfo, options: EngineLoadOptions, available = availableMemory()): EngineOptions {
   const max = info.spec.config.max_position_embeddings;
-  const ctxSize = options.ctxSize || max;
-  if (ctxSize > max) throw new GemmaError(`--ctx-size ${ctxSize} exceeds the model's max_position_embeddings ${max}`);
+  const asked = options.ctxSize || undefined;
+  if (asked !== undefined && asked > max) throw new GemmaError(`--ctx-size ${asked} exceeds the model's max_position_embeddings ${max}`);
   const decodeSteps = options.decodeSteps ?? 1;
   checkDecodeLoop(info, decodeSteps);
-  return { ctxSize, prefillChunk: options.prefillChunk ?? DEFAULT_PREFILL_CHUNK, decodeSteps };
+  const prefillChunk = options.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
+  const plan = { config: info.spec.config, weights: info.manifest.weights, sizes: info.manifest.sizes, ep: info.ep, prefillChunk, allLogits: options.allLogits === true };
+  const { ctxSize, fit } = fitContext(plan, asked, max, available);
+  return { ctxSize, prefillChunk, decodeSteps, ...(fit !== undefined ? { contextFit: fit } : {}) };
 }
 
 /** Loads the export's stages one after the other into an Engine in this thread. */

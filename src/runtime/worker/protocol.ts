@@ -1,5 +1,6 @@
 import type { StagePlan } from '../../onnx/stages.js';
 import type { ExecutionProvider } from '../../quantize/precision.js';
+import type { ContextFit } from '../memory-plan.js';
 import type { GenerationDefaults } from '../generation-config.js';
 import type { DecodeInput } from '../loop-feeds.js';
 import type { StageInput, StageOutput } from '../stage.js';
@@ -25,6 +26,8 @@ export type Response =
 /** What `gemma run` shows and reports about the loaded model. */
 export interface RuntimeInfo {
   ctxSize: number;
+  /** Set when the default context was lowered to fit the memory available. */
+  contextFit?: ContextFit;
   defaults: GenerationDefaults;
   hasTemplate: boolean;
   source: string;

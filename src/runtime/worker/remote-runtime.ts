@@ -34,7 +34,7 @@ export class RemoteRuntime {
       if (loaded instanceof Error) throw loaded;
       const runtime = new RemoteRuntime(dir, engine, await chatRuntime(dir, engine, loaded, options));
       const info: RuntimeInfo = {
-        ctxSize: engine.options.ctxSize, defaults: runtime.runtime.defaults, hasTemplate: runtime.runtime.chat.hasTemplate,
+        ctxSize: engine.options.ctxSize, contextFit: engine.options.contextFit, defaults: runtime.runtime.defaults, hasTemplate: runtime.runtime.chat.hasTemplate,
         source: engine.manifest.source.label, variant: variantName(engine.manifest.weights), loadMs: performance.now() - started,
       };
       return { runtime, info };

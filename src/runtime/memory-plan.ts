@@ -1,0 +1,134 @@
+import type { Gemma2Config } from '../checkpoint/config.js';
+import type { Manifest } from '../quantize/manifest.js';
+import type { ExecutionProvider, Precision } from '../quantize/precision.js';
+import { GemmaError } from '../util/errors.js';
+import { capacityFor } from './kv-cache.js';
+
+const GB = 1e9;
+/** The smallest useful context: a one-token prompt and room for the answer (docs/runtime.md, "Context policy"). */
+const MIN_CONTEXT = 2;
+const FLOAT32_BYTES = 4;
+/** Keys and values live on the host on every EP: fp32 for CPU graphs, fp16 for CUDA graphs (docs/graph-contract.md). */
+const KV_ELEMENT_BYTES: Record<ExecutionProvider, number> = { cpu: 4, cuda: 2 };
+
+/**
+ * What a run holds besides the model: the tokenizer (0.45 GB at its peak), the worker threads' V8 isolates and decode
+ * buffers (about 0.2 GB), measured piece by piece on the 2B int4 b32 export (docs/benchmarks-history.md, "Time to first
+ * token and peak RSS by export"); the two peaks do not fully coincide.
+ */
+const RUNTIME_BYTES = 0.5 * GB;
+
+/**
+ * Host memory per byte of the data file, once loaded: the mapped file pages that stay resident plus onnxruntime's
+ * prepacked copies. Measured as (peak RSS of `gemma run -p hi -n 128` − RUNTIME_BYTES) / data file, for each default
+ * format (docs/benchmarks.md, "Start-up: first token and memory by export", and its CUDA table): CPU int4 block 64
+ * (2.33 GB for 1.50 GB), int8 block 128 (3.54 GB for 2.71 GB), CUDA int4, whose weights go to the device (1.76 GB,
+ * 1.19× the file). Other block sizes took 0.88–1.09× the default's peak; fp32 was never measured: a full prepacked
+ * copy beside the mapped file is assumed.
+ */
+const perFileByte = (peakGb: number, fileGb: number): number => (peakGb * GB - RUNTIME_BYTES) / (fileGb * GB);
+const CUDA_HOST_FACTOR = perFileByte(1.76, 1.76 / 1.19);
+const WEIGHT_FACTOR: Record<ExecutionProvider, Record<Precision, number>> = {
+  cpu: { int4: perFileByte(2.33, 1.5), int8: perFileByte(3.54, 2.71), fp32: 2 },
+  cuda: { int4: CUDA_HOST_FACTOR, int8: CUDA_HOST_FACTOR, fp32: CUDA_HOST_FACTOR },
+};
+
+/** What a plan depends on: an export and how it will run. */
+export interface PlanInput {
+  config: Pick<Gemma2Config, 'num_hidden_layers' | 'num_attention_heads' | 'num_key_value_heads' | 'head_dim' | 'hidden_size' | 'intermediate_size' | 'vocab_size'>;
+  weights: { precision: Precision };
+  sizes: Manifest['sizes'];
+  ep: ExecutionProvider;
+  prefillChunk: number;
+  /** Logits of every position of a chunk (perplexity), not only the last one's. */
+  allLogits: boolean;
+}
+
+/** Estimated peak host memory of a run, in bytes, by where it goes. */
+export interface MemoryEstimate {
+  weights: number;
+  kvCache: number;
+  /** One prompt chunk's attention scores and probabilities, and its MLP's, in CPU graphs; on CUDA they are device memory. */
+  activations: number;
+  logits: number;
+  runtime: number;
+  total: number;
+}
+
+/** Bytes of keys and values per cached position. */
+export const kvBytesPerToken = (config: PlanInput['config'], ep: ExecutionProvider): number =>
+  config.num_hidden_layers * 2 * config.num_key_value_heads * config.head_dim * KV_ELEMENT_BYTES[ep];
+
+function activationBytes(input: PlanInput, chunk: number, capacity: number): number {
+  if (input.ep === 'cuda') return 0;
+  const { num_attention_heads: heads, intermediate_size: inner, hidden_size: hidden } = input.config;
+  // Scores and their softmax live together; gate, up and their product in the MLP; a few residual-sized buffers.
+  return (2 * heads * chunk * capacity + chunk * (3 * inner + 4 * hidden)) * FLOAT32_BYTES;
+}
+
+/** The peak host memory of a run of `input` whose cache fills a context of `ctxSize` tokens. */
+export function estimateMemory(input: PlanInput, ctxSize: number): MemoryEstimate {
+  const capacity = capacityFor(ctxSize);
+  const chunk = Math.min(input.prefillChunk, ctxSize);
+  const weights = WEIGHT_FACTOR[input.ep][input.weights.precision] * input.sizes.dataBytes + input.sizes.modelBytes;
+  const kvCache = capacity * kvBytesPerToken(input.config, input.ep);
+  const activations = activationBytes(input, chunk, capacity);
+  const logits = (input.allLogits ? chunk : 1) * input.config.vocab_size * FLOAT32_BYTES;
+  return { weights, kvCache, activations, logits, runtime: RUNTIME_BYTES, total: weights + kvCache + activations + logits + RUNTIME_BYTES };
+}
+
+/** The largest context up to `max` tokens whose estimate fits in `available` bytes; 0 when none of MIN_CONTEXT tokens or more does. */
+export function largestFittingContext(input: PlanInput, max: number, available: number): number {
+  let low = 0;
+  let high = max;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (estimateMemory(input, mid).total <= available) low = mid;
+    else high = mid - 1;
+  }
+  return low < MIN_CONTEXT ? 0 : low;
+}
+
+const gb = (bytes: number): string => `${(bytes / GB).toFixed(2)} GB`;
+
+export function describeEstimate(e: MemoryEstimate): string {
+  return `about ${gb(e.total)} (weights ${gb(e.weights)}, KV cache ${gb(e.kvCache)}, prompt activations ${gb(e.activations)}, logits ${gb(e.logits)}, runtime ${gb(e.runtime)})`;
+}
+
+/** Where the available memory came from, as the messages name it. */
+export interface AvailableMemory {
+  bytes: number;
+  source: string;
+}
+
+/** The one-line refusal of a context that cannot fit. */
+export function refusal(ctxSize: number, estimate: MemoryEstimate, available: AvailableMemory, fitting: number): string {
+  const advice = fitting > 0 ? `lower --ctx-size to at most ${fitting} or free memory` : `free memory (the model does not fit even with a context of ${MIN_CONTEXT} tokens)`;
+  return `a context of ${ctxSize} tokens needs ${describeEstimate(estimate)} and ${available.source} ${gb(available.bytes)} available: ${advice}`;
+}
+
+/** A default context lowered to what fits: what to tell the user. */
+export interface ContextFit {
+  maxContext: number;
+  estimate: MemoryEstimate;
+  available: AvailableMemory;
+  ctxSize: number;
+}
+
+export const fitNotice = (fit: ContextFit): string =>
+  `the model's context of ${fit.maxContext} tokens needs about ${gb(fit.estimate.total)} and ${fit.available.source} ${gb(fit.available.bytes)} available: using --ctx-size ${fit.ctxSize}`;
+
+/**
+ * The context a run gets: the one asked for, refused in one line when its estimate exceeds the memory available;
+ * without one, the model's `max` tokens, lowered to the largest context that fits (and said so). No check when
+ * nothing tells the memory available.
+ */
+export function fitContext(input: PlanInput, asked: number | undefined, max: number, available: AvailableMemory | undefined): { ctxSize: number; fit?: ContextFit } {
+  const ctxSize = asked ?? max;
+  if (available === undefined) return { ctxSize };
+  const estimate = estimateMemory(input, ctxSize);
+  if (estimate.total <= available.bytes) return { ctxSize };
+  const fitting = largestFittingContext(input, ctxSize, available.bytes);
+  if (asked !== undefined || fitting === 0) throw new GemmaError(refusal(ctxSize, estimate, available, fitting));
+  return { ctxSize: fitting, fit: { maxContext: max, estimate, available, ctxSize: fitting } };
+}
