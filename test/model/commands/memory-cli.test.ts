@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../../../src/checkpoint/config.js';
 import { MANIFEST_FILE, type Manifest } from '../../../src/quantize/manifest.js';
 import { estimateMemory, largestFittingContext, type PlanInput } from '../../../src/runtime/memory-plan.js';
+import { SCORING_CHUNK } from '../../../src/runtime/perplexity.js';
 import { DEFAULT_PREFILL_CHUNK } from '../../../src/runtime/runtime.js';
 import { gemma } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/models.js';
@@ -41,6 +42,14 @@ describe('memory: a context that cannot fit', () => {
       assert.equal(r.code, 1, r.stderr);
       assert.equal(r.stderr, expected, command[0]);
     }
+    // eval reads a chunk of logits at every position: they count.
+    const text = join(root, 'text.txt');
+    await writeFile(text, 'Hello there, this is a text to score.');
+    const scoring = { ...input, prefillChunk: SCORING_CHUNK, allLogits: true };
+    const scoringLimit = Math.ceil(estimateMemory(scoring, max / 2).total);
+    const ev = await gemma(['eval', exportDir, '--file', text, '-c', String(max)], { ...env, GEMMA_MEMORY_LIMIT: String(scoringLimit) });
+    assert.equal(ev.code, 1, ev.stderr);
+    assert.match(ev.stderr, new RegExp(`^gemma: error: a context of ${max} tokens needs about ${gb(estimateMemory(scoring, max).total)} .*logits ${gb(SCORING_CHUNK * input.config.vocab_size * 4)}.*at most ${largestFittingContext(scoring, max, scoringLimit)} or free memory\n$`));
     // A graph onnxruntime cannot load: the refusal comes first, so no session was created.
     const damaged = join(root, 'damaged');
     await cp(exportDir, damaged, { recursive: true });
