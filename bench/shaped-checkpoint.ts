@@ -1,4 +1,4 @@
-/** Gemma 2 2B- and 9B-shaped random checkpoints for the benchmarks (generated, never committed). */
+/** Gemma 2 2B-, 9B- and 27B-shaped random checkpoints for the benchmarks (generated, never committed). */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
@@ -9,7 +9,7 @@ import { PACKAGE_ROOT } from '../src/util/package-root.js';
 
 export const GB = 1e9;
 
-export type Shape = '2b' | '9b';
+export type Shape = '2b' | '9b' | '27b';
 export interface ShapeSpec {
   config: Gemma2Config;
   /** Shard count of the published Hugging Face checkpoint. */
@@ -34,7 +34,7 @@ const COMMON = {
   pad_token_id: 0,
 } as const;
 
-/** The published gemma-2-2b and gemma-2-9b dimensions (docs reference §1.1). */
+/** The published gemma-2-2b, gemma-2-9b and gemma-2-27b dimensions (docs reference §1.1). */
 export const SHAPES: Record<Shape, ShapeSpec> = {
   '2b': {
     config: { ...COMMON, hidden_size: 2304, intermediate_size: 9216, num_hidden_layers: 26, num_attention_heads: 8, num_key_value_heads: 4 },
@@ -44,6 +44,12 @@ export const SHAPES: Record<Shape, ShapeSpec> = {
   '9b': {
     config: { ...COMMON, hidden_size: 3584, intermediate_size: 14336, num_hidden_layers: 42, num_attention_heads: 16, num_key_value_heads: 8 },
     shards: 4,
+    limitGb: 4,
+  },
+  // The one shape whose head_dim (128) differs from query_pre_attn_scalar (144 = hidden / heads).
+  '27b': {
+    config: { ...COMMON, hidden_size: 4608, intermediate_size: 36864, num_hidden_layers: 46, num_attention_heads: 32, num_key_value_heads: 16, head_dim: 128, query_pre_attn_scalar: 144 },
+    shards: 12,
     limitGb: 4,
   },
 };
