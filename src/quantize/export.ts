@@ -18,8 +18,12 @@ import { variantName, type WeightFormat } from './precision.js';
 import { QuantizePool } from './quantize-pool.js';
 import { WeightWriter, type WeightProgress } from './weight-writer.js';
 
-export interface ExportRequest extends FolderRequest {
+export interface ExportRequest extends ConvertRequest {
   checkpointDir: string;
+}
+
+/** What a conversion takes besides the checkpoint. */
+export interface ConvertRequest extends FolderRequest {
   format: WeightFormat;
   /** Graphs the layers are cut into (default: 2 on the CPU, 1 on CUDA; docs/graph-contract.md). */
   stages?: number;
@@ -82,7 +86,7 @@ async function copySidecars(checkpointDir: string, tmp: string): Promise<{ token
 }
 
 /** The stages of the export, refused with one line where the count cannot be honoured. */
-function stagesFor(req: Pick<ExportRequest, 'format' | 'stages'>, checkpoint: Checkpoint): StagePlan[] {
+function stagesFor(req: Pick<ConvertRequest, 'format' | 'stages'>, checkpoint: Checkpoint): StagePlan[] {
   const count = req.stages ?? defaultStages(req.format.ep);
   if (req.format.ep === 'cuda' && count !== 1) throw new GemmaError('CUDA exports are one graph: --stages 1');
   try {
@@ -93,7 +97,7 @@ function stagesFor(req: Pick<ExportRequest, 'format' | 'stages'>, checkpoint: Ch
 }
 
 /** Writes every stage's graph, all of them reading their weights from one data file, each weight stored once. */
-async function writeGraphs(checkpoint: Checkpoint, tmp: string, req: ExportRequest, stages: StagePlan[]): Promise<{ modelBytes: number; dataBytes: number; nodes: number }> {
+async function writeGraphs(checkpoint: Checkpoint, tmp: string, req: ConvertRequest, stages: StagePlan[]): Promise<{ modelBytes: number; dataBytes: number; nodes: number }> {
   const data = await ExternalDataWriter.create(join(tmp, DATA_FILE));
   const graphs = stages.map(() => new GraphBuilder());
   const loop = hasDecodeLoop(stages) ? new GraphBuilder() : undefined;
@@ -125,7 +129,7 @@ async function writeGraphs(checkpoint: Checkpoint, tmp: string, req: ExportReque
   return { modelBytes, dataBytes: data.bytesWritten, nodes: graphs.reduce((sum, g) => sum + g.nodeCount, 0) };
 }
 
-async function convertInto(checkpoint: Checkpoint, tmp: string, req: ExportRequest, stages: StagePlan[], source: SourceFiles): Promise<Manifest> {
+async function convertInto(checkpoint: Checkpoint, tmp: string, req: ConvertRequest, stages: StagePlan[], source: SourceFiles): Promise<Manifest> {
   const files = await copySidecars(checkpoint.dir, tmp);
   req.onStart?.({ tensors: checkpoint.tensorCount, bytes: checkpoint.storedBytes });
   const { modelBytes, dataBytes, nodes } = await writeGraphs(checkpoint, tmp, req, stages);
@@ -154,18 +158,23 @@ async function convertInto(checkpoint: Checkpoint, tmp: string, req: ExportReque
  * interrupted run leaves nothing that looks like a model (src/quantize/export-folder.ts).
  */
 export async function exportModel(req: ExportRequest): Promise<ExportResult> {
-  const started = performance.now();
   const checkpoint = await openCheckpoint(req.checkpointDir);
   try {
-    validateFormat(req.format, checkpoint);
-    // Refused here rather than when the export is first run, which would name the export's copy.
-    await readGenerationDefaults(req.checkpointDir, checkpoint.spec.config);
-    const stages = stagesFor(req, checkpoint);
-    const source = await sourceFiles(checkpoint.dir);
-    const { manifest, converted } = await intoExportFolder(req, source, (tmp) =>
-      convertInto(checkpoint, tmp, req, stages, source).catch((err: unknown) => Promise.reject(describeFsError(err, `writing ${req.outDir}`))));
-    return { outDir: req.outDir, manifest, converted, seconds: (performance.now() - started) / 1000 };
+    return await exportCheckpoint(checkpoint, req);
   } finally {
     await checkpoint.close();
   }
+}
+
+/** `exportModel` from a checkpoint already open: the benchmarks' generated one (bench/convert-shaped.ts) takes this way. */
+export async function exportCheckpoint(checkpoint: Checkpoint, req: ConvertRequest): Promise<ExportResult> {
+  const started = performance.now();
+  validateFormat(req.format, checkpoint);
+  // Refused here rather than when the export is first run, which would name the export's copy.
+  await readGenerationDefaults(checkpoint.dir, checkpoint.spec.config);
+  const stages = stagesFor(req, checkpoint);
+  const source = await sourceFiles(checkpoint.dir);
+  const { manifest, converted } = await intoExportFolder(req, source, (tmp) =>
+    convertInto(checkpoint, tmp, req, stages, source).catch((err: unknown) => Promise.reject(describeFsError(err, `writing ${req.outDir}`))));
+  return { outDir: req.outDir, manifest, converted, seconds: (performance.now() - started) / 1000 };
 }

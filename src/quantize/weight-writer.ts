@@ -1,4 +1,4 @@
-import type { Checkpoint } from '../checkpoint/checkpoint.js';
+import type { TensorSource } from '../checkpoint/checkpoint.js';
 import type { ExternalDataWriter } from '../onnx/external-data.js';
 import type { ExternalRef, GraphBuilder } from '../onnx/graph-builder.js';
 import type { DType } from '../onnx/proto.js';
@@ -63,7 +63,7 @@ export class WeightWriter {
   private readonly declared = new Set<string>();
 
   constructor(
-    private readonly checkpoint: Checkpoint,
+    private readonly checkpoint: TensorSource,
     private readonly data: ExternalDataWriter,
     private readonly graph: GraphBuilder,
     private readonly onProgress: (p: WeightProgress) => void,

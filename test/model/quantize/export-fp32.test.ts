@@ -5,20 +5,14 @@ import { rm } from 'node:fs/promises';
 import { openCheckpoint } from '../../../src/checkpoint/checkpoint.js';
 import type { ModelSpec } from '../../../src/checkpoint/config.js';
 import { normWeight } from '../../../src/checkpoint/tensor-names.js';
-import { exportModel } from '../../../src/quantize/export.js';
-import { logitError } from '../../helpers/logit-error.js';
+import { relativeError } from '../../helpers/logit-error.js';
 import { bindingCheckpoint, BINDING_CONFIG, PROMPT, tempDir } from '../../helpers/models.js';
-import { emptyPast, loadSession, promptLogits, runStep, type ExportSessions } from '../../helpers/onnx-run.js';
-import { loadReferenceWeights } from '../../helpers/reference-weights.js';
+import { emptyPast, runStep, type ExportSessions } from '../../helpers/onnx-run.js';
+import { fp32VsReference } from '../../helpers/fp32-reference.js';
 import { referenceForward, type ReferenceOptions, type ReferenceResult, type Weights } from '../../reference/gemma2-reference.js';
 
 /** fp32 exports must match the float64 reference to 1e-4 of the logit range. */
 const TOLERANCE = 1e-4;
-
-function relativeError(got: ArrayLike<number>[], want: Float64Array[]): number {
-  const e = logitError(got, want);
-  return e.maxAbs / e.range;
-}
 
 describe('fp32 export vs the float64 reference (window 8, caps binding, 24-token prompt)', () => {
   let root: string;
@@ -32,13 +26,7 @@ describe('fp32 export vs the float64 reference (window 8, caps binding, 24-token
   before(async () => {
     checkpoint = await bindingCheckpoint();
     root = await tempDir('fp32');
-    const outDir = join(root, 'fp32');
-    const format = { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu' } as const;
-    await exportModel({ checkpointDir: checkpoint, outDir, format, label: 'binding' });
-    ({ spec, weights } = await loadReferenceWeights(checkpoint));
-    session = await loadSession(outDir);
-    reference = referenceForward(spec.config, weights, PROMPT);
-    onnxLogits = await promptLogits(session, spec, PROMPT);
+    ({ spec, weights, session, reference, onnxLogits } = await fp32VsReference(checkpoint, join(root, 'fp32'), 'binding', PROMPT));
   });
   after(async () => {
     await session?.release();
