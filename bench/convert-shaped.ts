@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { deriveSpec, type Gemma2Config } from '../src/checkpoint/config.js';
 import { openRandomSource } from '../src/checkpoint/random-source.js';
 import { expectedTensors } from '../src/checkpoint/tensor-names.js';
-import { exportCheckpoint } from '../src/quantize/export.js';
+import { exportCheckpoint } from '../src/export/export.js';
 import { defaultAccuracyLevel, defaultLayout, type WeightFormat } from '../src/quantize/precision.js';
 import { makeDirs } from '../src/util/make-dirs.js';
 import { GB, prepareTokenizer, shapedOptions, SHAPES, treeBytes, type Shape } from './shaped-checkpoint.js';

@@ -12,7 +12,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateRandomCheckpoint } from '../src/checkpoint/random-checkpoint.js';
-import { exportModel } from '../src/quantize/export.js';
+import { exportModel } from '../src/export/export.js';
 import type { ExecutionProvider, WeightFormat } from '../src/quantize/precision.js';
 import { loadEngine } from '../src/runtime/runtime.js';
 import { argmax, GREEDY } from '../src/runtime/sampler.js';

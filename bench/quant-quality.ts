@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Gemma2Config } from '../src/checkpoint/config.js';
 import { generateRandomCheckpoint, type RandomCheckpointOptions } from '../src/checkpoint/random-checkpoint.js';
 import { TINY_RANDOM_OPTIONS } from '../src/checkpoint/tiny-random.js';
-import { exportModel } from '../src/quantize/export.js';
+import { exportModel } from '../src/export/export.js';
 import { variantName, type WeightFormat } from '../src/quantize/precision.js';
 import { logSoftmax } from '../src/runtime/perplexity.js';
 import { openRuntime } from '../src/runtime/runtime.js';

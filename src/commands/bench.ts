@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { runBenchTest, testName, timeToFirstToken, type BenchTest } from '../runtime/bench.js';
 import { noticeContextFit } from './context-notice.js';
 import { openWorkerEngine } from '../runtime/worker/remote-stage.js';
-import { DATA_FILE } from '../quantize/manifest.js';
+import { DATA_FILE } from '../export/manifest.js';
 import { variantName } from '../quantize/precision.js';
 import { GemmaError } from '../util/errors.js';
 import { BENCH_OPTIONS } from './bench-options.js';

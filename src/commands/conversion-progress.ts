@@ -1,4 +1,4 @@
-import type { ExportRequest } from '../quantize/export.js';
+import type { ExportRequest } from '../export/export.js';
 import { byteBar, spinner } from './progress.js';
 
 type Callbacks = Pick<ExportRequest, 'onWait' | 'onStale' | 'onStart' | 'onProgress'>;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { exportModel, type ExportResult } from '../quantize/export.js';
+import { exportModel, type ExportResult } from '../export/export.js';
 import { defaultAccuracyLevel, defaultLayout, variantName, type WeightFormat } from '../quantize/precision.js';
 import { GemmaError } from '../util/errors.js';
 import { exportsDir, gemmaHome } from '../util/paths.js';

@@ -1,9 +1,9 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sourceFiles } from '../checkpoint/source-files.js';
-import { exportModel } from '../quantize/export.js';
-import { exportState } from '../quantize/export-folder.js';
-import { MANIFEST_FILE } from '../quantize/manifest.js';
+import { exportModel } from '../export/export.js';
+import { exportState } from '../export/export-folder.js';
+import { MANIFEST_FILE } from '../export/manifest.js';
 import { defaultAccuracyLevel, defaultLayout, variantName, type ExecutionProvider, type WeightFormat } from '../quantize/precision.js';
 import { conversionTarget, runTarget, type CudaState, type EpChoice } from '../runtime/execution-provider.js';
 import { readManifest } from '../runtime/model-session.js';

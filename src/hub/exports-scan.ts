@@ -1,6 +1,6 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MANIFEST_FILE, type Manifest } from '../quantize/manifest.js';
+import { MANIFEST_FILE, type Manifest } from '../export/manifest.js';
 import { exportsDir } from '../util/paths.js';
 import { deadProcessFolders, folderBytes, tempFolderPattern } from '../util/temp-folders.js';
 

@@ -2,7 +2,7 @@ import type { ModelSpec } from '../checkpoint/config.js';
 import { mlpWeight } from '../checkpoint/tensor-names.js';
 import type { FloatType } from '../quantize/block-quant.js';
 import { computeType, quantScheme, type WeightFormat } from '../quantize/precision.js';
-import type { LinearWeights, WeightWriter } from '../quantize/weight-writer.js';
+import type { LinearWeights, WeightWriter } from './weight-writer.js';
 import type { GraphBuilder } from './graph-builder.js';
 import { DataType, float, int, str } from './proto.js';
 

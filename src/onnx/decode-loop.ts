@@ -1,6 +1,6 @@
 import { FINAL_NORM } from '../checkpoint/tensor-names.js';
 import { computeType } from '../quantize/precision.js';
-import type { LinearWeights } from '../quantize/weight-writer.js';
+import type { LinearWeights } from './weight-writer.js';
 import { keysStreamed, rotaryCaches, type LayerRows, type RotaryCaches } from './attention.js';
 import { rmsNorm, type BuildContext } from './blocks.js';
 import { declareCaches, decoderLayer, embedding, layerRange, lmHead, vocabulary } from './gemma2-graph.js';

@@ -1,5 +1,5 @@
 import { EMBED_TOKENS, FINAL_NORM, normWeight } from '../checkpoint/tensor-names.js';
-import type { LinearWeights } from '../quantize/weight-writer.js';
+import type { LinearWeights } from './weight-writer.js';
 import { attention, keysStreamed, rotaryCaches, stepRows, type LayerRows, type RotaryCaches } from './attention.js';
 import { masks, stepPositions, type Masks } from './masks.js';
 import { computeType } from '../quantize/precision.js';

@@ -1,5 +1,5 @@
 import type { ModelSpec } from '../checkpoint/config.js';
-import type { Manifest } from '../quantize/manifest.js';
+import type { Manifest } from '../export/manifest.js';
 import type { ContextFit } from './memory-plan.js';
 import { recentWindow, type LoopChoice } from './loop-feeds.js';
 import type { StageInput, StageLike, StageOutput } from './stage.js';

@@ -4,7 +4,7 @@ import { ROTARY_COS } from '../onnx/attention.js';
 import { hiddenStates, INPUT_IDS, LOGITS, pastKey, pastValue } from '../onnx/io-names.js';
 import { onnx } from '../onnx/proto.js';
 import type { StagePlan } from '../onnx/stages.js';
-import { MANIFEST_FILE, type Manifest } from '../quantize/manifest.js';
+import { MANIFEST_FILE, type Manifest } from '../export/manifest.js';
 import { EXECUTION_PROVIDERS, PRECISIONS } from '../quantize/precision.js';
 import type { ModelSpec } from '../checkpoint/config.js';
 import { GemmaError } from '../util/errors.js';

@@ -1,5 +1,5 @@
 import type { Gemma2Config } from '../checkpoint/config.js';
-import type { Manifest } from '../quantize/manifest.js';
+import type { Manifest } from '../export/manifest.js';
 import type { ExecutionProvider, Precision } from '../quantize/precision.js';
 import { GemmaError } from '../util/errors.js';
 import { capacityFor } from './kv-cache.js';

@@ -6,7 +6,7 @@ import { probeReason } from '../cuda/ep-probe.js';
 import { checkManifestFields, checkRotaryTable, checkStageIo } from './export-check.js';
 import { GemmaError } from '../util/errors.js';
 import type { StagePlan } from '../onnx/stages.js';
-import { GRAPH_CONTRACT, MANIFEST_FILE, type Manifest } from '../quantize/manifest.js';
+import { GRAPH_CONTRACT, MANIFEST_FILE, type Manifest } from '../export/manifest.js';
 import type { ExecutionProvider } from '../quantize/precision.js';
 
 export interface SessionOptions {

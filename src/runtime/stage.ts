@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import type { ModelSpec } from '../checkpoint/config.js';
 import { hiddenStates, INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS, TOKENS } from '../onnx/io-names.js';
 import type { StagePlan } from '../onnx/stages.js';
-import type { Manifest } from '../quantize/manifest.js';
+import type { Manifest } from '../export/manifest.js';
 import { KvCache, type KvElements, type KvType } from './kv-cache.js';
 import { loopFeeds, type DecodeInput } from './loop-feeds.js';
 import { GREEDY } from './sampler.js';

@@ -1,6 +1,6 @@
 import type { ModelSpec } from '../../src/checkpoint/config.js';
 import type { WeightFormat } from '../../src/quantize/precision.js';
-import { exportModel } from '../../src/quantize/export.js';
+import { exportModel } from '../../src/export/export.js';
 import { referenceForward, type ReferenceResult, type Weights } from '../reference/gemma2-reference.js';
 import { loadSession, promptLogits, type ExportSessions } from './onnx-run.js';
 import { loadReferenceWeights } from './reference-weights.js';

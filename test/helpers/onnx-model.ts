@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MANIFEST_FILE, type Manifest } from '../../src/quantize/manifest.js';
+import { MANIFEST_FILE, type Manifest } from '../../src/export/manifest.js';
 import { DataType, onnx, type GraphProto, type NodeProto, type ValueInfoProto } from '../../src/onnx/proto.js';
 import { f16ToF32 } from '../../src/util/float16.js';
 

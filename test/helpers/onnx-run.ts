@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { ModelSpec } from '../../src/checkpoint/config.js';
 import { hiddenStates, INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS } from '../../src/onnx/io-names.js';
 import type { StagePlan } from '../../src/onnx/stages.js';
-import { MANIFEST_FILE, type Manifest } from '../../src/quantize/manifest.js';
+import { MANIFEST_FILE, type Manifest } from '../../src/export/manifest.js';
 
 /** An export's graphs in plain onnxruntime sessions, run here without gemma's runtime. */
 export interface ExportSessions {

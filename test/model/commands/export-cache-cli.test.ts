@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { generateRandomCheckpoint } from '../../../src/checkpoint/random-checkpoint.js';
 import { localExportName } from '../../../src/commands/model-source.js';
-import { DATA_FILE, MANIFEST_FILE, type Manifest } from '../../../src/quantize/manifest.js';
+import { DATA_FILE, MANIFEST_FILE, type Manifest } from '../../../src/export/manifest.js';
 import { finished, gemma, GEMMA_BIN, startGemma, type CliResult } from '../../helpers/cli.js';
 import { Terminal } from '../../helpers/pty.js';
 import { BINDING_CONFIG, BINDING_OPTIONS, bindingCheckpoint, realVocabCheckpoint } from '../../helpers/models.js';

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseConfig } from '../../../src/checkpoint/config.js';
-import { MANIFEST_FILE, type Manifest } from '../../../src/quantize/manifest.js';
+import { MANIFEST_FILE, type Manifest } from '../../../src/export/manifest.js';
 import { estimateMemory, largestFittingContext, type PlanInput } from '../../../src/runtime/memory-plan.js';
 import { SCORING_CHUNK } from '../../../src/runtime/perplexity.js';
 import { DEFAULT_PREFILL_CHUNK } from '../../../src/runtime/runtime.js';

@@ -5,7 +5,7 @@ import { cp, mkdir, readdir, readFile, rm, stat, truncate, writeFile, open } fro
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openSafetensors } from '../../../src/checkpoint/safetensors.js';
-import { MANIFEST_FILE, type Manifest } from '../../../src/quantize/manifest.js';
+import { MANIFEST_FILE, type Manifest } from '../../../src/export/manifest.js';
 import { TABLES_FILE } from '../../../src/tokenizer/tables-file.js';
 import { finished, gemma, startGemma } from '../../helpers/cli.js';
 import { bindingCheckpoint, realVocabCheckpoint, tempDir } from '../../helpers/models.js';

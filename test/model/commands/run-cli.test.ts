@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { TINY_TOKENIZER_DIR } from '../../../src/checkpoint/tiny-random.js';
 import { cudaReadiness } from '../../../src/cuda/provider-status.js';
-import type { Manifest } from '../../../src/quantize/manifest.js';
+import type { Manifest } from '../../../src/export/manifest.js';
 import { loadTokenizer } from '../../../src/runtime/tokenizer.js';
 import { finished, gemma, GEMMA_BIN } from '../../helpers/cli.js';
 import { slowChatCheckpoint, tempDir } from '../../helpers/models.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exportModel } from '../../../src/quantize/export.js';
+import { exportModel } from '../../../src/export/export.js';
 import { ChatSession } from '../../../src/runtime/chat-session.js';
 import type { Engine, EngineLike } from '../../../src/runtime/engine.js';
 import { generate } from '../../../src/runtime/generate.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exportModel } from '../../../src/quantize/export.js';
+import { exportModel } from '../../../src/export/export.js';
 import type { WeightFormat } from '../../../src/quantize/precision.js';
 import type { Engine } from '../../../src/runtime/engine.js';
 import { generate, type GenerateOptions, type GenerateResult } from '../../../src/runtime/generate.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exportModel } from '../../../src/quantize/export.js';
+import { exportModel } from '../../../src/export/export.js';
 import type { WeightFormat } from '../../../src/quantize/precision.js';
 import type { Engine } from '../../../src/runtime/engine.js';
 import { loadEngine } from '../../../src/runtime/runtime.js';

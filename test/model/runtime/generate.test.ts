@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exportModel } from '../../../src/quantize/export.js';
+import { exportModel } from '../../../src/export/export.js';
 import { generate, type GenerateResult } from '../../../src/runtime/generate.js';
 import { chatRuntime, openRuntime, type Runtime } from '../../../src/runtime/runtime.js';
 import { FALLBACK_SAMPLING } from '../../../src/runtime/generation-config.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exportModel } from '../../../src/quantize/export.js';
+import { exportModel } from '../../../src/export/export.js';
 import { perplexity } from '../../../src/runtime/perplexity.js';
 import { openRuntime, type Runtime } from '../../../src/runtime/runtime.js';
 import { bindingCheckpoint, PROMPT, tempDir } from '../../helpers/models.js';

@@ -1,11 +1,11 @@
 import type { TensorSource } from '../checkpoint/checkpoint.js';
-import type { ExternalDataWriter } from '../onnx/external-data.js';
-import type { ExternalRef, GraphBuilder } from '../onnx/graph-builder.js';
-import type { DType } from '../onnx/proto.js';
+import type { ExternalDataWriter } from './external-data.js';
+import type { ExternalRef, GraphBuilder } from './graph-builder.js';
+import type { DType } from './proto.js';
 import { GemmaError } from '../util/errors.js';
 import { f32ToF16 } from '../util/float16.js';
-import { zeroPointBytesPerRow, blocksPerRow, bytesPerBlock, type QuantScheme, type FloatType } from './block-quant.js';
-import type { QuantizePool } from './quantize-pool.js';
+import { zeroPointBytesPerRow, blocksPerRow, bytesPerBlock, type QuantScheme, type FloatType } from '../quantize/block-quant.js';
+import type { QuantizePool } from '../quantize/quantize-pool.js';
 
 /** A linear layer's weights as stored in the graph, HF orientation [N, K] (y = x · Wᵀ). */
 export type LinearWeights =

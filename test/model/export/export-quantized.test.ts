@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exportModel } from '../../../src/quantize/export.js';
+import { exportModel } from '../../../src/export/export.js';
 import { variantName, type WeightFormat } from '../../../src/quantize/precision.js';
 import { logitError, type LogitError } from '../../helpers/logit-error.js';
 import { bindingCheckpoint, PROMPT, tempDir } from '../../helpers/models.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { exportModel } from '../../../src/quantize/export.js';
+import { exportModel } from '../../../src/export/export.js';
 import { defaultLayout, variantName, type WeightFormat } from '../../../src/quantize/precision.js';
 import { logitError } from '../../helpers/logit-error.js';
 import { realVocabCheckpoint, tempDir } from '../../helpers/models.js';

@@ -14,9 +14,9 @@ import { describeFsError, GemmaError } from '../util/errors.js';
 import { VERSION } from '../util/package-root.js';
 import { intoExportFolder, type FolderRequest } from './export-folder.js';
 import { DATA_FILE, GRAPH_CONTRACT, hasDecodeLoop, LOOP_FILE, MANIFEST_FILE, type Manifest } from './manifest.js';
-import { variantName, type WeightFormat } from './precision.js';
-import { QuantizePool } from './quantize-pool.js';
-import { WeightWriter, type WeightProgress } from './weight-writer.js';
+import { variantName, type WeightFormat } from '../quantize/precision.js';
+import { QuantizePool } from '../quantize/quantize-pool.js';
+import { WeightWriter, type WeightProgress } from '../onnx/weight-writer.js';
 
 export interface ExportRequest extends ConvertRequest {
   checkpointDir: string;

@@ -3,7 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Gemma2Config } from '../../../src/checkpoint/config.js';
-import { MANIFEST_FILE, type Manifest } from '../../../src/quantize/manifest.js';
+import { MANIFEST_FILE, type Manifest } from '../../../src/export/manifest.js';
 import { SHAPES } from '../../../bench/shaped-checkpoint.js';
 import { gemma } from '../../helpers/cli.js';
 import { FakeHub } from '../../helpers/fake-hub.js';

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { newKey, pastKey } from '../../../src/onnx/io-names.js';
 import { DataType } from '../../../src/onnx/proto.js';
-import { exportModel } from '../../../src/quantize/export.js';
+import { exportModel } from '../../../src/export/export.js';
 import type { WeightFormat } from '../../../src/quantize/precision.js';
 import type { Engine } from '../../../src/runtime/engine.js';
 import { loadEngine } from '../../../src/runtime/runtime.js';

@@ -1,6 +1,6 @@
 import type { SourceFiles } from '../checkpoint/source-files.js';
 import type { StagePlan } from '../onnx/stages.js';
-import type { ExecutionProvider, WeightFormat } from './precision.js';
+import type { ExecutionProvider, WeightFormat } from '../quantize/precision.js';
 
 export const MANIFEST_FILE = 'gemma.json';
 export const DATA_FILE = 'model.onnx.data';
