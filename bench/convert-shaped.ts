@@ -5,7 +5,7 @@
  * convert-memory.ts writes for the same seed. Refuses up front when the disk lacks room for the export; prints
  * wall time, peak RSS (this process's getrusage maxrss) and output size. GB = 10^9 bytes.
  *
- *   node dist/bench/convert-shaped.js --out DIR [--shape 27b] [--precision int4] [--seed 42]
+ *   node dist/bench/convert-shaped.js --out DIR [--shape 27b] [--precision int4] [--attention ops|gqa] [--seed 42]
  */
 import { rm, statfs } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -14,27 +14,29 @@ import { deriveSpec, type Gemma2Config } from '../src/checkpoint/config.js';
 import { openRandomSource } from '../src/checkpoint/random-source.js';
 import { expectedTensors } from '../src/checkpoint/tensor-names.js';
 import { exportCheckpoint } from '../src/export/export.js';
-import { defaultAccuracyLevel, defaultLayout, type WeightFormat } from '../src/quantize/precision.js';
+import { ATTENTION_KERNELS, defaultAccuracyLevel, defaultAttention, defaultLayout, type AttentionKernel, type WeightFormat } from '../src/quantize/precision.js';
 import { makeDirs } from '../src/util/make-dirs.js';
 import { GB, prepareTokenizer, shapedOptions, SHAPES, treeBytes, type Shape } from './shaped-checkpoint.js';
 
 const QUANTIZED = ['int4', 'int8'] as const;
 type Quantized = (typeof QUANTIZED)[number];
 
-function parseOptions(argv: string[]): { shape: Shape; precision: Quantized; out: string; seed: number } {
+function parseOptions(argv: string[]): { shape: Shape; precision: Quantized; attention: AttentionKernel; out: string; seed: number } {
   const { values } = parseArgs({
     args: argv,
     options: {
       shape: { type: 'string', default: '27b' },
       precision: { type: 'string', default: 'int4' },
+      attention: { type: 'string', default: defaultAttention('cpu') },
       out: { type: 'string' },
       seed: { type: 'string', default: '42' },
     },
   });
   if (!Object.hasOwn(SHAPES, values.shape)) throw new Error(`unknown shape ${values.shape}; choose from ${Object.keys(SHAPES).join(', ')}`);
   if (!(QUANTIZED as readonly string[]).includes(values.precision)) throw new Error(`unknown precision ${values.precision}; choose from ${QUANTIZED.join(', ')}`);
+  if (!(ATTENTION_KERNELS as readonly string[]).includes(values.attention)) throw new Error(`unknown attention kernel ${values.attention}; choose from ${ATTENTION_KERNELS.join(', ')}`);
   if (values.out === undefined) throw new Error('--out DIR is required: the folder the export is written into');
-  return { shape: values.shape as Shape, precision: values.precision as Quantized, out: resolve(values.out), seed: Number(values.seed) };
+  return { shape: values.shape as Shape, precision: values.precision as Quantized, attention: values.attention as AttentionKernel, out: resolve(values.out), seed: Number(values.seed) };
 }
 
 /** The export's size from the format: codes, one scale (fp32 on the CPU) and, asymmetric, one zero point per block. */
@@ -58,7 +60,7 @@ async function freeBytes(out: string): Promise<number> {
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const { config } = SHAPES[o.shape];
-  const format: WeightFormat = { precision: o.precision, ...defaultLayout(o.precision, 'cpu'), accuracyLevel: defaultAccuracyLevel('cpu'), keepEmbeddings: false, ep: 'cpu' };
+  const format: WeightFormat = { precision: o.precision, ...defaultLayout(o.precision, 'cpu'), accuracyLevel: defaultAccuracyLevel('cpu'), keepEmbeddings: false, ep: 'cpu', attention: o.attention };
   const needed = exportBytes(config, format);
   const free = await freeBytes(o.out);
   if (free < needed) throw new Error(`${o.out}: the ${o.shape} ${o.precision} export needs about ${(needed / GB).toFixed(1)} GB, the disk has ${(free / GB).toFixed(1)} GB free`);

@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # CUDA check on a machine with an NVIDIA GPU; downloads nothing.
 #
-#   bench/cuda-check.sh [--libs DIR] [--out DIR] [--depths 0,4096] [--precision int4] [--decode-steps 1,32]
+#   bench/cuda-check.sh [--libs DIR] [--out DIR] [--depths 0,4096] [--precision int4] [--decode-steps 1,32] [--attention gqa,ops]
 #
 # --libs DIR: a folder holding libonnxruntime_providers_{shared,cuda}.so, installed with
 #             `gemma setup cuda --from DIR` (otherwise `gemma setup cuda` must have run).
 # Steps: gemma doctor; the tiny binding model's logits on the CUDA EP against the CPU EP
 # and the fp32 export, and 32 greedy tokens from one run of the decode loop on CUDA against
-# the CPU EP's step by step (bench/cuda-logits.ts); gemma bench (pp512, tg128) and
+# the CPU EP's step by step, for both attention kernels (bench/cuda-logits.ts); gemma bench (pp512, tg128) and
 # `gemma run -p hi` to the first byte on the 2B-shaped random model in each --precision, at
 # each depth, one graph run per token and in runs of the decode loop (--decode-steps 32),
-# which is issue #17's table (bench/throughput.ts). The KV cache crosses PCIe on every run,
+# which is issue #17's table (bench/throughput.ts), for each --attention kernel in turn (the fused
+# GroupQueryAttention graph first, so that a call cut short still has its numbers). The KV cache crosses PCIe on every run,
 # so tg at growing depth measures its cost. Prints markdown; logs go to --out. The defaults
 # fit one device call of under 8 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-libs="" out="bench/out/cuda-check" depths="0,4096" precision="int4" steps="1,32"
+libs="" out="bench/out/cuda-check" depths="0,4096" precision="int4" steps="1,32" attention="gqa,ops"
 while [ $# -gt 0 ]; do
   case "$1" in
     --libs) libs="$2"; shift 2 ;;
@@ -23,6 +24,7 @@ while [ $# -gt 0 ]; do
     --depths) depths="$2"; shift 2 ;;
     --precision) precision="$2"; shift 2 ;;
     --decode-steps) steps="$2"; shift 2 ;;
+    --attention) attention="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -40,5 +42,5 @@ echo; echo '### Numerics (tiny binding model)'
 node dist/bench/cuda-logits.js --dir "$out" || status=1
 
 echo; echo '### Throughput (2B-shaped random checkpoint)'
-node dist/bench/throughput.js --shape 2b --precision "$precision" --ep cuda -r 3 --depth "$depths" --decode-steps "$steps" --dir "$out" || status=1
+node dist/bench/throughput.js --shape 2b --precision "$precision" --attention "$attention" --ep cuda -r 3 --depth "$depths" --decode-steps "$steps" --dir "$out" || status=1
 exit $status

@@ -33,9 +33,9 @@ interface Run {
 
 /** The fp32 reference, then `gemma quantize`'s int8 and int4 defaults, and int4 in Q4_0's own layout (symmetric blocks of 32). */
 const FORMATS: WeightFormat[] = [
-  { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu' },
-  ...(['int8', 'int4'] as const).map((precision): WeightFormat => ({ precision, ...defaultLayout(precision, 'cpu'), accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' })),
-  { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' },
+  { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu', attention: 'ops' },
+  ...(['int8', 'int4'] as const).map((precision): WeightFormat => ({ precision, ...defaultLayout(precision, 'cpu'), accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu', attention: 'ops' })),
+  { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu', attention: 'ops' },
 ];
 
 async function runOnnx(dir: string): Promise<Run> {

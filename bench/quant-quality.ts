@@ -17,7 +17,7 @@ import { logSoftmax } from '../src/runtime/perplexity.js';
 import { openRuntime } from '../src/runtime/runtime.js';
 import { BINDING_CONFIG, BINDING_OPTIONS } from '../test/helpers/models.js';
 
-const base: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' };
+const base: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu', attention: 'ops' };
 const FORMATS: WeightFormat[] = [
   { ...base, precision: 'fp32' }, { ...base, precision: 'int8' }, { ...base, precision: 'int8', blockSize: 128 }, base, { ...base, blockSize: 64 }, { ...base, blockSize: 64, asymmetric: true }, { ...base, blockSize: 128 }, { ...base, keepEmbeddings: true },
 ];

@@ -4,7 +4,7 @@ import { computeType } from '../quantize/precision.js';
 import { linear, linearWeights, softcap, type BuildContext } from './blocks.js';
 import type { GraphBuilder } from './graph-builder.js';
 import { newKey, newValue, pastKey, pastValue } from './io-names.js';
-import type { RunPositions } from './masks.js';
+import type { Masks, RunPositions } from './masks.js';
 
 /** The initializers holding the rotary tables, [max_position_embeddings, head_dim / 2]. */
 export const ROTARY_COS = 'rope.cos_cache';
@@ -183,4 +183,12 @@ export async function attention(ctx: BuildContext, layer: number, x: string, vis
   const context = weightedValues(ctx, p, layer, probabilities(ctx, p, scores, visible), values, keys);
   const oWeights = await linearWeights(ctx, `${p}.o`, [attnWeight(layer, 'o_proj')]);
   return linear(ctx, `${p}.o`, context, oWeights);
+}
+
+/** Attention of layer `layer` over x [S, hidden] in the compute type, as the export's kernel builds it. */
+export type Attend = (layer: number, x: string) => Promise<string>;
+
+/** Attention written as ops, each layer's new rows going where `rowsOf` says. */
+export function opsAttention(ctx: BuildContext, m: Masks, caches: RotaryCaches, streamed: string | undefined, rowsOf: (layer: number) => LayerRows): Attend {
+  return (layer, x) => attention(ctx, layer, x, ctx.spec.isSliding[layer] ? m.sliding! : m.global!, caches, streamed, rowsOf(layer));
 }

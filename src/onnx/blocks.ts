@@ -47,13 +47,37 @@ export function linear(ctx: BuildContext, name: string, x: string, w: LinearWeig
   });
 }
 
+/** Gemma's norm weight with its `1 + w` folded in. */
+const normGamma = (ctx: BuildContext, name: string, source: string): Promise<string> => ctx.weights.vector(`${name}.weight`, source, (w) => w.map((v) => 1 + v));
+
 /** Gemma's RMSNorm: x / sqrt(mean(x²) + eps) · (1 + w), computed in fp32 (stash_type 1). */
 export async function rmsNorm(ctx: BuildContext, name: string, x: string, source: string): Promise<string> {
-  const gamma = await ctx.weights.vector(`${name}.weight`, source, (w) => w.map((v) => 1 + v));
+  const gamma = await normGamma(ctx, name, source);
   return ctx.g.op('SimplifiedLayerNormalization', name, [x, gamma], {
     attrs: { axis: int(-1), epsilon: float(ctx.spec.config.rms_norm_eps), stash_type: int(1) },
   });
 }
+
+/**
+ * The residual stream between blocks: a tensor, or a sum the next norm adds as it normalizes
+ * it (SkipSimplifiedLayerNormalization: one node for the residual add and the RMSNorm).
+ */
+export type Residual = { h: string; add?: string };
+
+/** RMSNorm of the residual stream, adding its pending sum first: the normalized rows, and the stream as one tensor. */
+export async function addAndNorm(ctx: BuildContext, name: string, r: Residual, source: string): Promise<{ normed: string; stream: string }> {
+  if (r.add === undefined) return { normed: await rmsNorm(ctx, name, r.h, source), stream: r.h };
+  const gamma = await normGamma(ctx, name, source);
+  const [normed, , , stream] = ctx.g.node('SkipSimplifiedLayerNormalization', name, [r.add, r.h, gamma], {
+    domain: 'com.microsoft',
+    attrs: { epsilon: float(ctx.spec.config.rms_norm_eps) },
+    outputs: [name, '', '', `${name}.sum`],
+  });
+  return { normed: normed!, stream: stream! };
+}
+
+/** The stream as one tensor: its pending sum added. */
+export const materialize = (ctx: BuildContext, name: string, r: Residual): string => (r.add === undefined ? r.h : ctx.g.op('Add', name, [r.h, r.add]));
 
 /** cap · tanh(x / cap), as three explicit ops so no runtime can drop or approximate it. */
 export function softcap(ctx: BuildContext, name: string, x: string, cap: number, type: FloatType = 'float32'): string {

@@ -1,11 +1,12 @@
 import { FINAL_NORM } from '../checkpoint/tensor-names.js';
 import { computeType } from '../quantize/precision.js';
 import type { LinearWeights } from './weight-writer.js';
-import { keysStreamed, rotaryCaches, type LayerRows, type RotaryCaches } from './attention.js';
-import { rmsNorm, type BuildContext } from './blocks.js';
+import { keysStreamed, opsAttention, rotaryCaches, type Attend, type RotaryCaches } from './attention.js';
+import { addAndNorm, type BuildContext, type Residual } from './blocks.js';
 import { declareCaches, decoderLayer, embedding, layerRange, lmHead, vocabulary } from './gemma2-graph.js';
+import { batched, gqaLengths, groupQueryAttention, presentRows } from './group-query-attention.js';
 import type { GraphBuilder } from './graph-builder.js';
-import { INPUT_IDS, LOGITS, MAX_STEPS, newKey, newValue, POSITION_IDS, SAMPLING_INPUTS as S, STOP_IDS, TOKENS } from './io-names.js';
+import { INPUT_IDS, LOGITS, MAX_STEPS, newKey, newValue, pastKey, pastValue, POSITION_IDS, SAMPLING_INPUTS as S, STOP_IDS, TOKENS } from './io-names.js';
 import { masks, type RunPositions } from './masks.js';
 import { DataType, graph, int, type DType } from './proto.js';
 import { chooseToken, repeatPenalty } from './sampling-graph.js';
@@ -17,10 +18,12 @@ const STEP = {
   token: 'step.token',
   recent: 'step.recent',
   logits: 'step.logits',
+  position: 'step.position',
   goOn: 'step.condition_out',
   nextToken: 'step.token_out',
   nextRecent: 'step.recent_out',
   nextLogits: 'step.logits_out',
+  nextPosition: 'step.position_out',
   sampled: 'step.sampled_out',
   keysIn: (layer: number): string => `step.${layer}.keys_in`,
   valuesIn: (layer: number): string => `step.${layer}.values_in`,
@@ -34,20 +37,35 @@ interface Carried {
   dims: (number | string)[];
 }
 
-/** The values each step hands to the next, in the Loop's order: the tokens to feed, the recent ids, the logits, each layer's new rows. */
-function carried(ctx: BuildContext, side: 'In' | 'Out'): Carried[] {
+/**
+ * Each layer's keys and values as the steps hand them on: the rows added so far, [1, N,
+ * kv_heads · head_dim], after which the ops kernel attends to them; with GroupQueryAttention
+ * the whole cache, [1, kv_heads, T, head_dim], which the kernel reads and writes.
+ */
+function layerState(ctx: BuildContext, side: 'In' | 'Out'): Carried[] {
   const kv = computeType(ctx.format);
-  const dims = [1, 'rows', ctx.spec.kvDim];
-  const rows = layerRange([0, ctx.spec.config.num_hidden_layers]).flatMap((i) => [
+  const { num_key_value_heads: kvh, head_dim: hd } = ctx.spec.config;
+  const dims = ctx.format.attention === 'gqa' ? [1, kvh, 'rows', hd] : [1, 'rows', ctx.spec.kvDim];
+  return layerRange([0, ctx.spec.config.num_hidden_layers]).flatMap((i) => [
     { name: STEP[`keys${side}`](i), dtype: kv, dims },
     { name: STEP[`values${side}`](i), dtype: kv, dims },
   ]);
-  const [token, recent, logits] = side === 'In' ? [STEP.token, STEP.recent, STEP.logits] : [STEP.nextToken, STEP.nextRecent, STEP.nextLogits];
+}
+
+/**
+ * The values each step hands to the next, in the Loop's order: the tokens to feed, the
+ * recent ids, the logits, with GroupQueryAttention the next position, each layer's state.
+ */
+function carried(ctx: BuildContext, side: 'In' | 'Out'): Carried[] {
+  const [token, recent, logits, position] = side === 'In'
+    ? [STEP.token, STEP.recent, STEP.logits, STEP.position]
+    : [STEP.nextToken, STEP.nextRecent, STEP.nextLogits, STEP.nextPosition];
   return [
     { name: token, dtype: 'int64', dims: [1, 'tokens'] },
     { name: recent, dtype: 'int64', dims: ['recent'] },
     { name: logits, dtype: 'float32', dims: [1, 'vocab'] },
-    ...rows,
+    ...(ctx.format.attention === 'gqa' ? [{ name: position, dtype: 'int64' as const, dims: [1] }] : []),
+    ...layerState(ctx, side),
   ];
 }
 
@@ -87,25 +105,41 @@ function stepPositions(b: GraphBuilder): RunPositions {
 }
 
 /** Final norm, lm_head and soft-cap of the step's last position: [1, vocab]. */
-async function lastLogits(ctx: BuildContext, h: string, vocab: LinearWeights): Promise<string> {
+async function lastLogits(ctx: BuildContext, r: Residual, vocab: LinearWeights): Promise<string> {
   const { g } = ctx;
-  const last = g.op('Slice', 'step.last_position', [h, g.constant('step.last_start', 'int64', [1], [-1]), g.constant('step.last_end', 'int64', [1], [Number.MAX_SAFE_INTEGER])]);
-  return lmHead(ctx, await rmsNorm(ctx, 'final_norm', last, FINAL_NORM), vocab);
+  const start = g.constant('step.last_start', 'int64', [1], [-1]);
+  const end = g.constant('step.last_end', 'int64', [1], [Number.MAX_SAFE_INTEGER]);
+  const last = (name: string, x: string): string => g.op('Slice', name, [x, start, end]);
+  const rows: Residual = { h: last('step.last_position', r.h), ...(r.add !== undefined ? { add: last('step.last_position_add', r.add) } : {}) };
+  const { normed } = await addAndNorm(ctx, 'final_norm', rows, FINAL_NORM);
+  return lmHead(ctx, normed, vocab);
+}
+
+/** The ops kernel's attention in a step: the cache, then the earlier steps' rows, then the step's own. */
+function opsStepAttention(ctx: BuildContext, caches: RotaryCaches): Attend {
+  const positions = stepPositions(ctx.g);
+  const m = masks(ctx, [0, ctx.spec.config.num_hidden_layers], positions);
+  return opsAttention(ctx, m, caches, keysStreamed(ctx, positions), (layer) => ({
+    positions, keysOut: STEP.keysOut(layer), valuesOut: STEP.valuesOut(layer), earlier: { keys: STEP.keysIn(layer), values: STEP.valuesIn(layer) },
+  }));
+}
+
+/** GroupQueryAttention in a step: each layer's carried cache is its past, its present the next step's. */
+function gqaStepAttention(ctx: BuildContext, caches: RotaryCaches): Attend {
+  const { g } = ctx;
+  const count = g.op('Shape', 'step.gqa.count', [STEP.token], { attrs: { start: int(1), end: int(2) } });
+  const lengths = gqaLengths(g, 'step.gqa', STEP.position, count);
+  g.node('Identity', 'step.position_next', [lengths.end], { outputs: [STEP.nextPosition] });
+  return (layer, x) => groupQueryAttention(ctx, layer, x, { keys: STEP.keysIn(layer), values: STEP.valuesIn(layer) }, { keys: STEP.keysOut(layer), values: STEP.valuesOut(layer) }, lengths, caches);
 }
 
 /** One decode step: its tokens through every layer, the last one's logits, the next token, whether to go on. */
 async function stepBody(ctx: BuildContext, caches: RotaryCaches, vocab: LinearWeights): Promise<Carried[]> {
   const { g } = ctx;
-  const layers = ctx.spec.config.num_hidden_layers;
-  const positions = stepPositions(g);
-  const m = masks(ctx, [0, layers], positions);
-  const streamed = keysStreamed(ctx, positions);
-  let h = embedding(ctx, vocab, STEP.token);
-  for (const layer of layerRange([0, layers])) {
-    const rows: LayerRows = { positions, keysOut: STEP.keysOut(layer), valuesOut: STEP.valuesOut(layer), earlier: { keys: STEP.keysIn(layer), values: STEP.valuesIn(layer) } };
-    h = await decoderLayer(ctx, layer, h, m, caches, streamed, rows);
-  }
-  const logits = g.node('Identity', 'step.logits_next', [await lastLogits(ctx, h, vocab)], { outputs: [STEP.nextLogits] })[0]!;
+  const attend = ctx.format.attention === 'gqa' ? gqaStepAttention(ctx, caches) : opsStepAttention(ctx, caches);
+  let r: Residual = { h: embedding(ctx, vocab, STEP.token) };
+  for (const layer of layerRange([0, ctx.spec.config.num_hidden_layers])) r = await decoderLayer(ctx, layer, r, attend);
+  const logits = g.node('Identity', 'step.logits_next', [await lastLogits(ctx, r, vocab)], { outputs: [STEP.nextLogits] })[0]!;
   const flat = g.op('Reshape', 'step.flat_logits', [logits, g.constant('step.flat', 'int64', [1], [-1])]);
   const draw = g.op('Gather', 'step.draw', [S.draws, STEP.iteration]);
   const token = chooseToken(ctx, repeatPenalty(ctx, flat, STEP.recent), draw);
@@ -136,18 +170,41 @@ export async function buildDecodeLoop(ctx: BuildContext): Promise<void> {
   body.input(STEP.condition, 'bool', []);
   for (const c of carried(ctx, 'In')) body.input(c.name, c.dtype, c.dims);
   const results = await stepBody({ ...ctx, g: body }, caches, vocab);
-  const none = g.constant('loop.no_rows', kv, [1, 0, spec.kvDim], []);
   const noLogits = g.constant('loop.no_logits', 'float32', [1, 0], []);
-  const rowsIn = layerRange([0, layers]).flatMap(() => [none, none]);
-  const rowsOut = layerRange([0, layers]).flatMap((i) => [newKey(i), newValue(i)]);
-  g.node('Loop', 'decode_loop', [MAX_STEPS, '', INPUT_IDS, S.recentIds, noLogits, ...rowsIn], {
+  const state = initialState(ctx);
+  const outputs = ctx.format.attention === 'gqa' ? ['loop.end_position', ...stateNames('loop.final', layers)] : layerRange([0, layers]).flatMap((i) => [newKey(i), newValue(i)]);
+  g.node('Loop', 'decode_loop', [MAX_STEPS, '', INPUT_IDS, S.recentIds, noLogits, ...state], {
     attrs: { body: graph(body.asSubgraph('decode_step', results)) },
-    outputs: ['loop.last_token', 'loop.recent', LOGITS, ...rowsOut, TOKENS],
+    outputs: ['loop.last_token', 'loop.recent', LOGITS, ...outputs, TOKENS],
   });
+  if (ctx.format.attention === 'gqa') newRowsOfCaches(ctx, state[0]!);
   g.output(TOKENS, 'int64', ['steps']);
   g.output(LOGITS, 'float32', [1, spec.config.vocab_size]);
   for (const i of layerRange([0, layers])) {
     g.output(newKey(i), kv, [1, 'rows', spec.kvDim]);
     g.output(newValue(i), kv, [1, 'rows', spec.kvDim]);
+  }
+}
+
+/** Each layer's keys and values, named `<prefix>.<layer>.keys` and `.values`. */
+const stateNames = (prefix: string, layers: number): string[] => layerRange([0, layers]).flatMap((i) => [`${prefix}.${i}.keys`, `${prefix}.${i}.values`]);
+
+/** The loop's first state after the logits: no rows yet (ops), or the first position and the fed caches (gqa). */
+function initialState(ctx: BuildContext): string[] {
+  const { g, spec } = ctx;
+  const layers = spec.config.num_hidden_layers;
+  if (ctx.format.attention === 'ops') {
+    const none = g.constant('loop.no_rows', computeType(ctx.format), [1, 0, spec.kvDim], []);
+    return layerRange([0, layers]).flatMap(() => [none, none]);
+  }
+  const first = g.op('Reshape', 'loop.first_position', [POSITION_IDS, g.constant('loop.position_shape', 'int64', [1], [1])]);
+  return [first, ...layerRange([0, layers]).flatMap((i) => [batched(g, `loop.${i}.past_keys`, pastKey(i)), batched(g, `loop.${i}.past_values`, pastValue(i))])];
+}
+
+/** With GroupQueryAttention, the new rows are the final caches' rows from the first position to the end of the fed tokens. */
+function newRowsOfCaches(ctx: BuildContext, first: string): void {
+  for (const i of layerRange([0, ctx.spec.config.num_hidden_layers])) {
+    presentRows(ctx, `loop.${i}.new_keys`, `loop.final.${i}.keys`, first, 'loop.end_position', newKey(i));
+    presentRows(ctx, `loop.${i}.new_values`, `loop.final.${i}.values`, first, 'loop.end_position', newValue(i));
   }
 }

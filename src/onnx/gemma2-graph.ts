@@ -1,9 +1,10 @@
 import { EMBED_TOKENS, FINAL_NORM, normWeight } from '../checkpoint/tensor-names.js';
 import type { LinearWeights } from './weight-writer.js';
-import { attention, keysStreamed, rotaryCaches, stepRows, type LayerRows, type RotaryCaches } from './attention.js';
-import { masks, stepPositions, type Masks } from './masks.js';
+import { keysStreamed, opsAttention, rotaryCaches, stepRows, type Attend } from './attention.js';
+import { batched, gqaLengths, groupQueryAttention, presentRows } from './group-query-attention.js';
+import { masks, stepPositions, type RunPositions } from './masks.js';
 import { computeType } from '../quantize/precision.js';
-import { linear, linearWeights, mlp, rmsNorm, softcap, toCompute, toFloat32, type BuildContext } from './blocks.js';
+import { addAndNorm, linear, linearWeights, materialize, mlp, rmsNorm, softcap, toCompute, toFloat32, type BuildContext, type Residual } from './blocks.js';
 import { hiddenStates, INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS } from './io-names.js';
 import { int } from './proto.js';
 import type { StagePlan } from './stages.js';
@@ -25,14 +26,17 @@ function declareInputs(ctx: BuildContext, stage: StagePlan, last: boolean): void
   declareCaches(ctx, stage.layers);
 }
 
-/** The cache of each of the layers `start … end − 1`, in the compute type, with one capacity shared by every layer. */
+/**
+ * The cache of each of the layers `start … end − 1`, in the compute type, with one capacity
+ * shared by every layer; values transposed for the ops kernel, laid out like keys for GroupQueryAttention.
+ */
 export function declareCaches(ctx: BuildContext, layers: [number, number]): void {
   const { g, spec } = ctx;
   const kv = computeType(ctx.format);
   const { num_key_value_heads: kvh, head_dim: hd } = spec.config;
   for (const i of layerRange(layers)) {
     g.input(pastKey(i), kv, [kvh, 'past_capacity', hd]);
-    g.input(pastValue(i), kv, [kvh, hd, 'past_capacity']);
+    g.input(pastValue(i), kv, ctx.format.attention === 'ops' ? [kvh, hd, 'past_capacity'] : [kvh, 'past_capacity', hd]);
   }
 }
 
@@ -75,21 +79,18 @@ export function embedding(ctx: BuildContext, vocab: LinearWeights, tokens = INPU
 
 /**
  * One decoder layer: both sub-layers normalized before and after, each added to the
- * residual stream. The residual stream and the norms are fp32; the sub-layers run in the
- * compute type.
+ * residual stream by the norm that follows it. The residual stream and the norms are fp32;
+ * the sub-layers run in the compute type.
  */
-export async function decoderLayer(ctx: BuildContext, layer: number, h: string, m: Masks, caches: RotaryCaches, streamed: string | undefined, rows: LayerRows): Promise<string> {
-  const { g, spec } = ctx;
+export async function decoderLayer(ctx: BuildContext, layer: number, r: Residual, attend: Attend): Promise<Residual> {
   const p = `layers.${layer}`;
-  const visible = spec.isSliding[layer] ? m.sliding! : m.global!;
-  const attnIn = await rmsNorm(ctx, `${p}.input_norm`, h, normWeight(layer, 'input_layernorm'));
-  const attnOut = await attention(ctx, layer, toCompute(ctx, `${p}.attn_in`, attnIn), visible, caches, streamed, rows);
+  const attnIn = await addAndNorm(ctx, `${p}.input_norm`, r, normWeight(layer, 'input_layernorm'));
+  const attnOut = await attend(layer, toCompute(ctx, `${p}.attn_in`, attnIn.normed));
   const attnNormed = await rmsNorm(ctx, `${p}.post_attention_norm`, toFloat32(ctx, `${p}.attn_out`, attnOut), normWeight(layer, 'post_attention_layernorm'));
-  const afterAttn = g.op('Add', `${p}.attn_residual`, [h, attnNormed]);
-  const mlpIn = await rmsNorm(ctx, `${p}.pre_feedforward_norm`, afterAttn, normWeight(layer, 'pre_feedforward_layernorm'));
-  const mlpOut = await mlp(ctx, layer, toCompute(ctx, `${p}.mlp_in`, mlpIn));
+  const mlpIn = await addAndNorm(ctx, `${p}.pre_feedforward_norm`, { h: attnIn.stream, add: attnNormed }, normWeight(layer, 'pre_feedforward_layernorm'));
+  const mlpOut = await mlp(ctx, layer, toCompute(ctx, `${p}.mlp_in`, mlpIn.normed));
   const mlpNormed = await rmsNorm(ctx, `${p}.post_feedforward_norm`, toFloat32(ctx, `${p}.mlp_out`, mlpOut), normWeight(layer, 'post_feedforward_layernorm'));
-  return g.op('Add', `${p}.mlp_residual`, [afterAttn, mlpNormed]);
+  return { h: mlpIn.stream, add: mlpNormed };
 }
 
 /** Tied lm_head and final soft-cap over final-normed rows [N, hidden]: fp32 logits [N, vocab]. */
@@ -100,9 +101,9 @@ export function lmHead(ctx: BuildContext, normed: string, vocab: LinearWeights):
 }
 
 /** Final norm, the last `logits_to_keep` positions (0 keeps all), tied lm_head, final soft-cap. */
-async function logits(ctx: BuildContext, h: string, vocab: LinearWeights): Promise<void> {
+async function logits(ctx: BuildContext, r: Residual, vocab: LinearWeights): Promise<void> {
   const { g } = ctx;
-  const normed = await rmsNorm(ctx, 'final_norm', h, FINAL_NORM);
+  const { normed } = await addAndNorm(ctx, 'final_norm', r, FINAL_NORM);
   const start = g.op('Neg', 'lm_head.keep_start', [LOGITS_TO_KEEP]);
   const end = g.constant('lm_head.keep_end', 'int64', [1], [Number.MAX_SAFE_INTEGER]);
   const kept = g.op('Slice', 'lm_head.kept', [normed, start, end, g.constant('lm_head.axis0', 'int64', [1], [0])]);
@@ -118,13 +119,28 @@ export async function buildGemma2Stage(ctx: BuildContext, stage: StagePlan): Pro
   const [start, end] = stage.layers;
   const last = end === ctx.spec.config.num_hidden_layers;
   declareInputs(ctx, stage, last);
-  const caches = await rotaryCaches(ctx);
-  const positions = stepPositions(ctx);
-  const m = masks(ctx, stage.layers, positions);
-  const streamed = keysStreamed(ctx, positions);
-  let h = start === 0 ? embedding(ctx, await vocabulary(ctx)) : hiddenStates(start);
-  for (const layer of layerRange(stage.layers)) h = await decoderLayer(ctx, layer, h, m, caches, streamed, stepRows(layer, positions));
-  if (last) await logits(ctx, h, await vocabulary(ctx));
-  else ctx.g.node('Identity', `stage.output`, [h], { outputs: [hiddenStates(end)] });
+  const attend = await stepAttention(ctx, stage, stepPositions(ctx));
+  let r: Residual = { h: start === 0 ? embedding(ctx, await vocabulary(ctx)) : hiddenStates(start) };
+  for (const layer of layerRange(stage.layers)) r = await decoderLayer(ctx, layer, r, attend);
+  if (last) await logits(ctx, r, await vocabulary(ctx));
+  else ctx.g.node('Identity', 'stage.output', [materialize(ctx, 'stage.residual', r)], { outputs: [hiddenStates(end)] });
   declareOutputs(ctx, stage, last);
+}
+
+/** The step graph's attention: each layer's new rows are the graph's outputs. */
+async function stepAttention(ctx: BuildContext, stage: StagePlan, positions: RunPositions): Promise<Attend> {
+  const { g } = ctx;
+  const caches = await rotaryCaches(ctx);
+  if (ctx.format.attention === 'ops') return opsAttention(ctx, masks(ctx, stage.layers, positions), caches, keysStreamed(ctx, positions), (layer) => stepRows(layer, positions));
+  const count = g.op('Shape', 'gqa.count', [POSITION_IDS], { attrs: { start: int(1), end: int(2) } });
+  const lengths = gqaLengths(g, 'gqa', positions.filled, count);
+  return async (layer, x) => {
+    const p = `layers.${layer}.attn`;
+    const past = { keys: batched(g, `${p}.past_key`, pastKey(layer)), values: batched(g, `${p}.past_value`, pastValue(layer)) };
+    const present = { keys: `${p}.present_key`, values: `${p}.present_value` };
+    const out = await groupQueryAttention(ctx, layer, x, past, present, lengths, caches);
+    presentRows(ctx, `${p}.new_key`, present.keys, positions.filled, lengths.end, newKey(layer));
+    presentRows(ctx, `${p}.new_value`, present.values, positions.filled, lengths.end, newValue(layer));
+    return out;
+  };
 }

@@ -7,6 +7,14 @@ export type Precision = (typeof PRECISIONS)[number];
 export const EXECUTION_PROVIDERS = ['cpu', 'cuda'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
+/**
+ * How a layer attends: `ops` writes attention as ONNX ops (scores, soft-cap, masks, softmax over
+ * the cache as fed), `gqa` as onnxruntime's fused GroupQueryAttention kernel (rotary, soft-cap,
+ * window and causality inside it; docs/graph-contract.md, "Attention kernels").
+ */
+export const ATTENTION_KERNELS = ['ops', 'gqa'] as const;
+export type AttentionKernel = (typeof ATTENTION_KERNELS)[number];
+
 /** How the converter stores weights: the part of the CLI options that shapes the graph. */
 export interface WeightFormat {
   precision: Precision;
@@ -17,6 +25,7 @@ export interface WeightFormat {
   /** Keep the tied embedding / lm_head in fp32 instead of quantizing it with the layers. */
   keepEmbeddings: boolean;
   ep: ExecutionProvider;
+  attention: AttentionKernel;
 }
 
 /**
@@ -24,6 +33,9 @@ export interface WeightFormat {
  * ignores the level, so 0 records what it does.
  */
 export const defaultAccuracyLevel = (ep: ExecutionProvider): number => (ep === 'cuda' ? 0 : 4);
+
+/** What `gemma quantize` picks when not told (docs/benchmarks.md, "Attention kernels"). */
+export const defaultAttention = (_ep: ExecutionProvider): AttentionKernel => 'ops';
 
 /** Whether each block stores a zero point (asymmetric) or implies the middle code (symmetric). */
 export const SCHEMES = ['asymmetric', 'symmetric'] as const;
@@ -67,6 +79,7 @@ export function variantName(format: WeightFormat): string {
     if (format.keepEmbeddings) parts.push('fp32emb');
     if (format.accuracyLevel !== defaultAccuracyLevel(format.ep)) parts.push(`acc${format.accuracyLevel}`);
   }
+  if (format.attention !== defaultAttention(format.ep)) parts.push(format.attention);
   if (format.ep !== 'cpu') parts.push(format.ep);
   return parts.join('-');
 }

@@ -5,7 +5,7 @@ import { hiddenStates, INPUT_IDS, LOGITS, pastKey, pastValue } from '../onnx/io-
 import { onnx } from '../onnx/proto.js';
 import type { StagePlan } from '../onnx/stages.js';
 import { MANIFEST_FILE, type Manifest } from '../export/manifest.js';
-import { EXECUTION_PROVIDERS, PRECISIONS } from '../quantize/precision.js';
+import { ATTENTION_KERNELS, EXECUTION_PROVIDERS, PRECISIONS } from '../quantize/precision.js';
 import type { ModelSpec } from '../checkpoint/config.js';
 import { GemmaError } from '../util/errors.js';
 
@@ -33,6 +33,7 @@ function badField(m: Json): string | undefined {
     ['weights.asymmetric', typeof weights?.asymmetric === 'boolean'],
     ['weights.accuracyLevel', Number.isInteger(weights?.accuracyLevel)],
     ['weights.keepEmbeddings', typeof weights?.keepEmbeddings === 'boolean'],
+    ['weights.attention', (ATTENTION_KERNELS as readonly unknown[]).includes(weights?.attention)],
     ['ep', (EXECUTION_PROVIDERS as readonly unknown[]).includes(m.ep)],
     ['stages', Array.isArray(m.stages) && m.stages.every(isStage)],
     ['files.data', isPlainName(files?.data)],
@@ -49,7 +50,7 @@ export function checkManifestFields(dir: string, manifest: Manifest): void {
 }
 
 /** Each input and output the stage's graph must have, with its dimensions (null where symbolic). */
-function expectedIo(spec: ModelSpec, plan: StagePlan): Map<string, (number | null)[]> {
+function expectedIo(spec: ModelSpec, plan: StagePlan, transposedValues: boolean): Map<string, (number | null)[]> {
   const { num_key_value_heads: kvh, head_dim: hd, hidden_size: hidden, vocab_size: vocab, num_hidden_layers: layers } = spec.config;
   const [start, end] = plan.layers;
   const io = new Map<string, (number | null)[]>();
@@ -59,7 +60,7 @@ function expectedIo(spec: ModelSpec, plan: StagePlan): Map<string, (number | nul
   else io.set(hiddenStates(end), [null, hidden]);
   for (let layer = start; layer < end; layer++) {
     io.set(pastKey(layer), [kvh, null, hd]);
-    io.set(pastValue(layer), [kvh, hd, null]);
+    io.set(pastValue(layer), transposedValues ? [kvh, hd, null] : [kvh, null, hd]);
   }
   return io;
 }
@@ -70,9 +71,9 @@ const shapeText = (dims: readonly (number | string | null)[]): string => `[${dim
  * Compares the graph onnxruntime loaded with what gemma.json says it is: a stage file swapped for another, or an
  * edited size in the manifest, would otherwise fail inside onnxruntime mid-answer, or run with the wrong shapes.
  */
-export function checkStageIo(dir: string, spec: ModelSpec, plan: StagePlan, session: ort.InferenceSession): void {
+export function checkStageIo(dir: string, spec: ModelSpec, plan: StagePlan, transposedValues: boolean, session: ort.InferenceSession): void {
   const found = new Map([...session.inputMetadata, ...session.outputMetadata].map((m) => [m.name, m.isTensor ? m.shape : []]));
-  for (const [name, dims] of expectedIo(spec, plan)) {
+  for (const [name, dims] of expectedIo(spec, plan, transposedValues)) {
     const shape = found.get(name);
     if (shape === undefined) throw damagedExport(dir, `${plan.file} has no ${name}, which ${MANIFEST_FILE} implies for layers ${plan.layers[0]} to ${plan.layers[1] - 1}`);
     const fits = shape.length === dims.length && dims.every((d, i) => d === null || shape[i] === d);

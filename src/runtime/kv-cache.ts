@@ -2,6 +2,16 @@
 export type KvElements = Float32Array | Uint16Array;
 export type KvType = 'float32' | 'float16';
 
+/**
+ * How a cache is kept: its element type, and whether values are transposed, [kv_heads,
+ * head_dim, capacity] (the ops attention kernel streams them so), or laid out like keys,
+ * [kv_heads, capacity, head_dim] (GroupQueryAttention's layout).
+ */
+export interface KvLayout {
+  type: KvType;
+  transposedValues: boolean;
+}
+
 const allocate = (type: KvType, length: number): KvElements => (type === 'float16' ? new Uint16Array(length) : new Float32Array(length));
 
 const MIN_STEP = 32;
@@ -23,7 +33,7 @@ export function capacityFor(length: number): number {
 
 /**
  * One layer's cache in the graph's input layouts (docs/graph-contract.md): keys
- * [kv_heads, capacity, head_dim] and values transposed, [kv_heads, head_dim, capacity].
+ * [kv_heads, capacity, head_dim] and values as `layout` says.
  * Row r of each head is position r; rows from `length` on are padding the graph masks.
  * Both arrays are fed whole, as zero-copy views: onnxruntime-node wraps inputs without
  * copying them, while it copies every output.
@@ -33,9 +43,9 @@ export class LayerCache {
   private valueArray: KvElements;
   private rows = 0;
 
-  constructor(readonly heads: number, readonly headDim: number, readonly type: KvType, private size = capacityFor(0)) {
-    this.keyArray = allocate(type, heads * size * headDim);
-    this.valueArray = allocate(type, heads * size * headDim);
+  constructor(readonly heads: number, readonly headDim: number, readonly layout: KvLayout, private size = capacityFor(0)) {
+    this.keyArray = allocate(layout.type, heads * size * headDim);
+    this.valueArray = allocate(layout.type, heads * size * headDim);
   }
 
   /** [heads, capacity, head_dim]; a new array after the capacity changes. */
@@ -43,7 +53,7 @@ export class LayerCache {
     return this.keyArray;
   }
 
-  /** [heads, head_dim, capacity]; a new array after the capacity changes. */
+  /** [heads, head_dim, capacity] or [heads, capacity, head_dim] (the layout's); a new array after the capacity changes. */
   get values(): KvElements {
     return this.valueArray;
   }
@@ -58,36 +68,53 @@ export class LayerCache {
 
   /** Re-lays both arrays out for `size` positions, keeping the first `length` ones. */
   private resize(size: number): void {
-    const { heads, headDim: hd, rows } = this;
-    const keys = allocate(this.type, heads * size * hd);
-    const values = allocate(this.type, heads * size * hd);
-    for (let h = 0; h < heads; h++) {
-      keys.set(this.keyArray.subarray(h * this.size * hd, (h * this.size + rows) * hd), h * size * hd);
-      for (let d = 0; d < hd; d++) {
-        const from = (h * hd + d) * this.size;
-        values.set(this.valueArray.subarray(from, from + rows), (h * hd + d) * size);
-      }
-    }
+    const keys = allocate(this.layout.type, this.heads * size * this.headDim);
+    const values = allocate(this.layout.type, this.heads * size * this.headDim);
+    this.copyRows(this.keyArray, keys, size);
+    if (this.layout.transposedValues) this.copyColumns(this.valueArray, values, size);
+    else this.copyRows(this.valueArray, values, size);
     [this.keyArray, this.valueArray, this.size] = [keys, values, size];
+  }
+
+  /** Each head's first `length` rows of [heads, capacity, head_dim] into an array of capacity `size`. */
+  private copyRows(from: KvElements, to: KvElements, size: number): void {
+    const { heads, headDim: hd, rows } = this;
+    for (let h = 0; h < heads; h++) to.set(from.subarray(h * this.size * hd, (h * this.size + rows) * hd), h * size * hd);
+  }
+
+  /** The same for [heads, head_dim, capacity]: each (head, dimension)'s first `length` entries. */
+  private copyColumns(from: KvElements, to: KvElements, size: number): void {
+    const { heads, headDim: hd, rows } = this;
+    for (let c = 0; c < heads * hd; c++) to.set(from.subarray(c * this.size, c * this.size + rows), c * size);
   }
 
   /** Appends new rows given position-major, [rows, heads · head_dim], as the graph returns them. */
   append(keys: KvElements, values: KvElements): void {
-    const { heads, headDim: hd } = this;
-    const stride = heads * hd;
+    const stride = this.heads * this.headDim;
     const added = keys.length / stride;
     if (this.rows + added > this.size) this.resize(capacityFor(this.rows + added));
+    this.appendRows(this.keyArray, keys, added);
+    if (this.layout.transposedValues) this.appendColumns(values, added);
+    else this.appendRows(this.valueArray, values, added);
+    this.rows += added;
+  }
+
+  private appendRows(to: KvElements, rows: KvElements, added: number): void {
+    const { heads, headDim: hd } = this;
     for (let r = 0; r < added; r++) {
       for (let h = 0; h < heads; h++) {
-        const from = r * stride + h * hd;
-        this.keyArray.set(keys.subarray(from, from + hd), (h * this.size + this.rows + r) * hd);
+        const from = (r * heads + h) * hd;
+        to.set(rows.subarray(from, from + hd), (h * this.size + this.rows + r) * hd);
       }
     }
+  }
+
+  private appendColumns(rows: KvElements, added: number): void {
+    const stride = this.heads * this.headDim;
     for (let c = 0; c < stride; c++) {
       const to = c * this.size + this.rows;
-      for (let r = 0; r < added; r++) this.valueArray[to + r] = values[r * stride + c]!;
+      for (let r = 0; r < added; r++) this.valueArray[to + r] = rows[r * stride + c]!;
     }
-    this.rows += added;
   }
 
   /**
@@ -104,8 +131,8 @@ export class LayerCache {
 export class KvCache {
   readonly layers: LayerCache[];
 
-  constructor(layers: number, heads: number, headDim: number, readonly type: KvType = 'float32') {
-    this.layers = Array.from({ length: layers }, () => new LayerCache(heads, headDim, type));
+  constructor(layers: number, heads: number, headDim: number, readonly layout: KvLayout) {
+    this.layers = Array.from({ length: layers }, () => new LayerCache(heads, headDim, layout));
   }
 
   get length(): number {

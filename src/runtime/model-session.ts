@@ -4,6 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { parseConfig, type ModelSpec } from '../checkpoint/config.js';
 import { probeReason } from '../cuda/ep-probe.js';
 import { checkManifestFields, checkRotaryTable, checkStageIo } from './export-check.js';
+import { kvLayoutOf } from './stage.js';
 import { GemmaError } from '../util/errors.js';
 import type { StagePlan } from '../onnx/stages.js';
 import { GRAPH_CONTRACT, MANIFEST_FILE, type Manifest } from '../export/manifest.js';
@@ -114,7 +115,7 @@ export async function loadStage(info: ExportInfo, index: number, options: Sessio
   const session = await loadGraph(info, file, options);
   try {
     // The loop's inputs are its own (docs/graph-contract.md); the step graph's are checked against gemma.json.
-    if (!loop) checkStageIo(info.dir, info.spec, plan, session);
+    if (!loop) checkStageIo(info.dir, info.spec, plan, kvLayoutOf(info.manifest).transposedValues, session);
     await checkRotaryTable(info.dir, info.spec, { ...plan, file }, join(info.dir, file));
   } catch (err) {
     await session.release();

@@ -6,7 +6,7 @@ import { Engine, type EngineLike, type EngineOptions } from './engine.js';
 import { fitContext } from './memory-plan.js';
 import { readGenerationDefaults, type GenerationDefaults } from './generation-config.js';
 import { checkDecodeLoop, loadStage, readExport, type ExportInfo } from './model-session.js';
-import { kvTypeOf, Stage } from './stage.js';
+import { kvLayoutOf, Stage } from './stage.js';
 import { availableMemory } from './system-memory.js';
 import { loadTokenizer, type GemmaTokenizer } from './tokenizer.js';
 
@@ -73,7 +73,7 @@ export async function loadEngine(dir: string, options: EngineLoadOptions): Promi
     for (const [i, plan] of info.manifest.stages.entries()) {
       const profilePrefix = options.profilePrefix !== undefined ? `${options.profilePrefix}-stage${i}` : undefined;
       const { session, loop } = await loadStage(info, i, { threads: options.threads, decodeLoop: engineOpts.decodeSteps > 1, ...(profilePrefix !== undefined ? { profilePrefix } : {}) });
-      stages.push(new Stage(plan, session, info.spec, kvTypeOf(info.manifest), profilePrefix !== undefined, loop));
+      stages.push(new Stage(plan, session, info.spec, kvLayoutOf(info.manifest), profilePrefix !== undefined, loop));
     }
   } catch (err) {
     await Promise.all(stages.map((s) => s.close()));

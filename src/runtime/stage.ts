@@ -3,7 +3,7 @@ import type { ModelSpec } from '../checkpoint/config.js';
 import { hiddenStates, INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS, TOKENS } from '../onnx/io-names.js';
 import type { StagePlan } from '../onnx/stages.js';
 import type { Manifest } from '../export/manifest.js';
-import { KvCache, type KvElements, type KvType } from './kv-cache.js';
+import { KvCache, type KvElements, type KvLayout, type KvType } from './kv-cache.js';
 import { loopFeeds, type DecodeInput } from './loop-feeds.js';
 import { GREEDY } from './sampler.js';
 
@@ -24,8 +24,8 @@ export interface StageLike {
   close(): Promise<void>;
 }
 
-/** The cache holds the graph's compute type: fp16 in CUDA graphs, fp32 in CPU ones. */
-export const kvTypeOf = (manifest: Manifest): KvType => (manifest.ep === 'cuda' ? 'float16' : 'float32');
+/** The cache holds the graph's compute type (fp16 in CUDA graphs, fp32 in CPU ones), in its attention kernel's layout. */
+export const kvLayoutOf = (manifest: Manifest): KvLayout => ({ type: manifest.ep === 'cuda' ? 'float16' : 'float32', transposedValues: manifest.weights.attention === 'ops' });
 
 const int64 = (values: number[], dims: number[]): ort.Tensor => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
 
@@ -46,11 +46,11 @@ export class Stage implements StageLike {
    * `loop`: the session is the decode loop's graph (the whole model), which runs prompt chunks as one step.
    */
   constructor(
-    readonly plan: StagePlan, private readonly session: ort.InferenceSession, private readonly spec: ModelSpec, kvType: KvType,
+    readonly plan: StagePlan, private readonly session: ort.InferenceSession, private readonly spec: ModelSpec, kvLayout: KvLayout,
     private readonly profiling = false, private readonly loop = false,
   ) {
     const [start, end] = plan.layers;
-    this.cache = new KvCache(end - start, spec.config.num_key_value_heads, spec.config.head_dim, kvType);
+    this.cache = new KvCache(end - start, spec.config.num_key_value_heads, spec.config.head_dim, kvLayout);
     this.last = end === spec.config.num_hidden_layers;
   }
 
@@ -72,8 +72,9 @@ export class Stage implements StageLike {
     const { head_dim: hd, num_key_value_heads: kvh } = this.spec.config;
     const [first] = this.plan.layers;
     this.cache.layers.forEach((layer, i) => {
-      feeds[pastKey(first + i)] = kvTensor(this.cache.type, layer.keys, [kvh, layer.capacity, hd]);
-      feeds[pastValue(first + i)] = kvTensor(this.cache.type, layer.values, [kvh, hd, layer.capacity]);
+      const { type, transposedValues } = this.cache.layout;
+      feeds[pastKey(first + i)] = kvTensor(type, layer.keys, [kvh, layer.capacity, hd]);
+      feeds[pastValue(first + i)] = kvTensor(type, layer.values, transposedValues ? [kvh, hd, layer.capacity] : [kvh, layer.capacity, hd]);
     });
     return feeds;
   }

@@ -12,7 +12,7 @@ export interface DecodedNode {
   opType: string;
   input: string[];
   output: string[];
-  attrs: Record<string, { i: number; s: string }>;
+  attrs: Record<string, { i: number; f: number; s: string }>;
 }
 
 export interface DecodedTensor {
@@ -46,7 +46,7 @@ const decodeNode = (n: NodeProto): DecodedNode => ({
   opType: n.opType ?? '',
   input: n.input ?? [],
   output: n.output ?? [],
-  attrs: Object.fromEntries((n.attribute ?? []).map((a) => [a.name ?? '', { i: Number(a.i ?? 0), s: Buffer.from(a.s ?? []).toString() }])),
+  attrs: Object.fromEntries((n.attribute ?? []).map((a) => [a.name ?? '', { i: Number(a.i ?? 0), f: a.f ?? 0, s: Buffer.from(a.s ?? []).toString() }])),
 });
 
 /** Every node of the subgraphs held by `nodes`' attributes, recursively. */

@@ -9,6 +9,8 @@ import { MANIFEST_FILE, type Manifest } from '../../src/export/manifest.js';
 /** An export's graphs in plain onnxruntime sessions, run here without gemma's runtime. */
 export interface ExportSessions {
   stages: { plan: StagePlan; session: ort.InferenceSession }[];
+  /** The cache layout of the export's attention kernel: values transposed (ops) or like keys (gqa). */
+  transposedValues: boolean;
   release(): Promise<void>;
 }
 
@@ -16,17 +18,17 @@ export async function loadSession(exportDir: string): Promise<ExportSessions> {
   const manifest = JSON.parse(await readFile(join(exportDir, MANIFEST_FILE), 'utf8')) as Manifest;
   const stages: ExportSessions['stages'] = [];
   for (const plan of manifest.stages) stages.push({ plan, session: await ort.InferenceSession.create(join(exportDir, plan.file), { intraOpNumThreads: 1 }) });
-  return { stages, release: async () => void (await Promise.all(stages.map((s) => s.session.release()))) };
+  return { stages, transposedValues: manifest.weights.attention === 'ops', release: async () => void (await Promise.all(stages.map((s) => s.session.release()))) };
 }
 
 const int64 = (values: number[]): ort.Tensor => new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), [1, values.length]);
 
 /**
  * A layer's cache in the graph's layouts, keys [kv_heads, capacity, head_dim] and values
- * [kv_heads, head_dim, capacity], from position-major rows, with `padding` rows of large
- * finite junk after them (the graph must mask those); an empty cache is one junk row.
+ * [kv_heads, head_dim, capacity] (or like keys), from position-major rows, with `padding`
+ * rows of large finite junk after them (the graph must mask those); an empty cache is one junk row.
  */
-function cacheLayouts(spec: ModelSpec, rows: { keys: Float32Array; values: Float32Array }, padding: number): { keys: ort.Tensor; values: ort.Tensor } {
+function cacheLayouts(spec: ModelSpec, rows: { keys: Float32Array; values: Float32Array }, padding: number, transposedValues: boolean): { keys: ort.Tensor; values: ort.Tensor } {
   const { head_dim: hd, num_key_value_heads: kvh } = spec.config;
   const count = rows.keys.length / spec.kvDim;
   const capacity = Math.max(1, count + padding);
@@ -36,11 +38,11 @@ function cacheLayouts(spec: ModelSpec, rows: { keys: Float32Array; values: Float
     for (let r = 0; r < count; r++) {
       for (let d = 0; d < hd; d++) {
         keys[(h * capacity + r) * hd + d] = rows.keys[r * spec.kvDim + h * hd + d]!;
-        values[(h * hd + d) * capacity + r] = rows.values[r * spec.kvDim + h * hd + d]!;
+        values[transposedValues ? (h * hd + d) * capacity + r : (h * capacity + r) * hd + d] = rows.values[r * spec.kvDim + h * hd + d]!;
       }
     }
   }
-  return { keys: new ort.Tensor('float32', keys, [kvh, capacity, hd]), values: new ort.Tensor('float32', values, [kvh, hd, capacity]) };
+  return { keys: new ort.Tensor('float32', keys, [kvh, capacity, hd]), values: new ort.Tensor('float32', values, transposedValues ? [kvh, hd, capacity] : [kvh, capacity, hd]) };
 }
 
 export interface StepResult {
@@ -68,7 +70,7 @@ export async function runStep(
     else feeds[hiddenStates(first)] = hidden!;
     if (end === spec.config.num_hidden_layers) feeds[LOGITS_TO_KEEP] = new ort.Tensor('int64', BigInt64Array.from([BigInt(keep)]), [1]);
     for (let i = first; i < end; i++) {
-      const layer = cacheLayouts(spec, past[i]!, padding);
+      const layer = cacheLayouts(spec, past[i]!, padding, sessions.transposedValues);
       feeds[pastKey(i)] = layer.keys;
       feeds[pastValue(i)] = layer.values;
     }

@@ -1,7 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import { GemmaError } from '../../util/errors.js';
 import { loadStage, readExport } from '../model-session.js';
-import { kvTypeOf, Stage, type StageOutput } from '../stage.js';
+import { kvLayoutOf, Stage, type StageOutput } from '../stage.js';
 import type { Request, Response } from './protocol.js';
 
 /* The worker side of RemoteStage: one stage's session and the KV cache of its layers live here. */
@@ -18,7 +18,7 @@ async function handle(req: Request): Promise<Response | undefined> {
     case 'open': {
       const info = await readExport(req.dir, req.ep);
       const { plan, session, loop } = await loadStage(info, req.stage, { threads: req.threads, decodeLoop: req.decodeLoop });
-      stage = new Stage(plan, session, info.spec, kvTypeOf(info.manifest), false, loop);
+      stage = new Stage(plan, session, info.spec, kvLayoutOf(info.manifest), false, loop);
       return { type: 'opened', plan };
     }
     case 'run':

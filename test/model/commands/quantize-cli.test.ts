@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openSafetensors } from '../../../src/checkpoint/safetensors.js';
 import { MANIFEST_FILE, type Manifest } from '../../../src/export/manifest.js';
+import { ATTENTION_KERNELS, defaultAttention } from '../../../src/quantize/precision.js';
 import { TABLES_FILE } from '../../../src/tokenizer/tables-file.js';
 import { finished, gemma, startGemma } from '../../helpers/cli.js';
 import { bindingCheckpoint, realVocabCheckpoint, tempDir } from '../../helpers/models.js';
@@ -32,7 +33,7 @@ describe('gemma quantize', () => {
     }
     const manifest = JSON.parse(await readFile(join(out, MANIFEST_FILE), 'utf8')) as Manifest;
     assert.match(manifest.source.label, /RANDOM WEIGHTS/);
-    assert.deepEqual(manifest.weights, { precision: 'int4', blockSize: 64, asymmetric: true, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' });
+    assert.deepEqual(manifest.weights, { precision: 'int4', blockSize: 64, asymmetric: true, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu', attention: 'ops' });
     assert.equal(manifest.ep, 'cpu');
     assert.deepEqual(manifest.stages, [{ file: 'model-1-of-2.onnx', layers: [0, 2] }, { file: 'model-2-of-2.onnx', layers: [2, 4] }]);
     assert.ok(manifest.files.tokenizer.includes(TABLES_FILE));
@@ -46,6 +47,22 @@ describe('gemma quantize', () => {
     assert.equal(r.stdout.trim(), join(root, 'home', 'models', 'tiny-random', 'int8-b128'));
     const manifest = JSON.parse(await readFile(join(r.stdout.trim(), MANIFEST_FILE), 'utf8')) as Manifest;
     assert.equal(manifest.weights.blockSize, 128);
+  });
+
+  test('--attention picks the kernel: recorded in gemma.json, named in the variant when not the default, and the export runs', async () => {
+    const other = ATTENTION_KERNELS.find((k) => k !== defaultAttention('cpu'))!;
+    const r = await gemma(['quantize', 'tiny-random', '--attention', other], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), join(root, 'home', 'models', 'tiny-random', `int4-b64-asym-${other}`));
+    const manifest = JSON.parse(await readFile(join(r.stdout.trim(), MANIFEST_FILE), 'utf8')) as Manifest;
+    assert.equal(manifest.weights.attention, other);
+    const run = await gemma(['run', r.stdout.trim(), '-p', 'hi', '-n', '4', '--temp', '0', '--json'], env);
+    assert.equal(run.code, 0, run.stderr);
+    const { ids } = JSON.parse(run.stdout) as { ids: number[] };
+    assert.ok(ids.length >= 1 && ids.length <= 4, `${ids.length} tokens`);
+    const bad = await gemma(['quantize', 'tiny-random', '--attention', 'flash'], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--attention/);
   });
 
   test('quantization options with --precision fp32 are refused in one line', async () => {

@@ -9,12 +9,13 @@ import { relativeError } from '../../helpers/logit-error.js';
 import { bindingCheckpoint, BINDING_CONFIG, PROMPT, tempDir } from '../../helpers/models.js';
 import { emptyPast, runStep, type ExportSessions } from '../../helpers/onnx-run.js';
 import { fp32VsReference } from '../../helpers/fp32-reference.js';
+import { ATTENTION_KERNELS } from '../../../src/quantize/precision.js';
 import { referenceForward, type ReferenceOptions, type ReferenceResult, type Weights } from '../../reference/gemma2-reference.js';
 
 /** fp32 exports must match the float64 reference to 1e-4 of the logit range. */
 const TOLERANCE = 1e-4;
 
-describe('fp32 export vs the float64 reference (window 8, caps binding, 24-token prompt)', () => {
+for (const attention of ATTENTION_KERNELS) describe(`fp32 export (${attention} attention) vs the float64 reference (window 8, caps binding, 24-token prompt)`, () => {
   let root: string;
   let checkpoint: string;
   let spec: ModelSpec;
@@ -26,7 +27,7 @@ describe('fp32 export vs the float64 reference (window 8, caps binding, 24-token
   before(async () => {
     checkpoint = await bindingCheckpoint();
     root = await tempDir('fp32');
-    ({ spec, weights, session, reference, onnxLogits } = await fp32VsReference(checkpoint, join(root, 'fp32'), 'binding', PROMPT));
+    ({ spec, weights, session, reference, onnxLogits } = await fp32VsReference(checkpoint, join(root, 'fp32'), 'binding', PROMPT, attention));
   });
   after(async () => {
     await session?.release();

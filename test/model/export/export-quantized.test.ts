@@ -10,7 +10,7 @@ import { loadSession, promptLogits } from '../../helpers/onnx-run.js';
 import { loadReferenceWeights } from '../../helpers/reference-weights.js';
 import { referenceForward } from '../../reference/gemma2-reference.js';
 
-const base: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' };
+const base: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu', attention: 'ops' };
 
 /**
  * Upper bounds on the measured error of each variant (docs/quantization.md has the

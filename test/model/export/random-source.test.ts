@@ -10,7 +10,7 @@ import type { WeightFormat } from '../../../src/quantize/precision.js';
 import { bindingCheckpoint, BINDING_CONFIG, BINDING_OPTIONS, PROMPT, tempDir } from '../../helpers/models.js';
 import { loadSession, promptLogits } from '../../helpers/onnx-run.js';
 
-const INT4: WeightFormat = { precision: 'int4', blockSize: 64, asymmetric: true, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' };
+const INT4: WeightFormat = { precision: 'int4', blockSize: 64, asymmetric: true, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu', attention: 'ops' };
 
 describe('a generated random source converts to the same export as the checkpoint written from the same seed', () => {
   let root: string;

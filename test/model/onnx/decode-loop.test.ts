@@ -9,7 +9,7 @@ import type { WeightFormat } from '../../../src/quantize/precision.js';
 import { decodeModel, type DecodedModel } from '../../helpers/onnx-model.js';
 import { bindingCheckpoint, BINDING_CONFIG, tempDir } from '../../helpers/models.js';
 
-const int4: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' };
+const int4: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu', attention: 'ops' };
 const layers = Array.from({ length: BINDING_CONFIG.num_hidden_layers }, (_, i) => i);
 
 describe('the decode loop graph of a one-graph export', () => {

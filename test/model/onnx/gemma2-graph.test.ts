@@ -16,7 +16,7 @@ import { loadSession, promptLogits } from '../../helpers/onnx-run.js';
 import { loadReferenceWeights } from '../../helpers/reference-weights.js';
 import { referenceForward } from '../../reference/gemma2-reference.js';
 
-const int4: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' };
+const int4: WeightFormat = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu', attention: 'ops' };
 
 async function exported(checkpoint: string, dir: string, format: WeightFormat): Promise<DecodedModel> {
   await exportModel({ checkpointDir: checkpoint, outDir: dir, format, label: 'graph test' });

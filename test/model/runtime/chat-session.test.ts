@@ -58,7 +58,7 @@ describe('chat sessions keep the cache across turns', () => {
     dir = join(root, 'fp32');
     // fp32: int8 MatMulNBits at accuracy level 4 gives logits ~3e-3 of their range apart between a
     // prefill of 24 tokens and one of 14 (kernels by batch size), which would hide a cache bug that size.
-    const format = { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu' } as const;
+    const format = { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu', attention: 'ops' } as const;
     await exportModel({ checkpointDir: await bindingCheckpoint(), outDir: dir, format, label: 'binding' });
     runtime = await openRuntime(dir, { threads: 1 });
   });

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportModel } from '../../../src/export/export.js';
-import type { WeightFormat } from '../../../src/quantize/precision.js';
+import { ATTENTION_KERNELS, type WeightFormat } from '../../../src/quantize/precision.js';
 import type { Engine } from '../../../src/runtime/engine.js';
 import { generate, type GenerateOptions, type GenerateResult } from '../../../src/runtime/generate.js';
 import type { LayerCache } from '../../../src/runtime/kv-cache.js';
@@ -12,7 +12,7 @@ import type { SamplingParams } from '../../../src/runtime/sampler.js';
 import { GemmaError } from '../../../src/util/errors.js';
 import { bindingCheckpoint, PROMPT, tempDir } from '../../helpers/models.js';
 
-const fp32: WeightFormat = { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu' };
+const fp32: WeightFormat = { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu', attention: 'ops' };
 const off = { topK: 0, topP: 1, minP: 0, repeatPenalty: 1, repeatLastN: 64 };
 const greedy: SamplingParams = { ...off, temperature: 0 };
 /**
@@ -29,7 +29,7 @@ const SAMPLED: SamplingParams[] = [
 ];
 const FILTERS_OFF: Partial<SamplingParams>[] = [{ topK: 0 }, { topP: 1 }, { minP: 0 }, { repeatPenalty: 1 }];
 
-/** The step path's and the loop's caches: the layers' filled rows, keys [heads, length, head_dim] and values [heads, head_dim, length]. */
+/** The step path's and the loop's caches: the layers' filled rows, keys [heads, length, head_dim] and values in the layout's order. */
 function cachedRows(engine: Engine): { keys: Float32Array; values: Float32Array }[] {
   // The cache is the stage's own; only this test reads it from outside.
   const [stage] = (engine as unknown as { stages: { cache: { layers: LayerCache[] } }[] }).stages;
@@ -38,7 +38,8 @@ function cachedRows(engine: Engine): { keys: Float32Array; values: Float32Array 
     const values: number[] = [];
     for (let h = 0; h < l.heads; h++) {
       keys.push(...l.keys.subarray(h * l.capacity * l.headDim, (h * l.capacity + l.length) * l.headDim));
-      for (let d = 0; d < l.headDim; d++) values.push(...l.values.subarray((h * l.headDim + d) * l.capacity, (h * l.headDim + d) * l.capacity + l.length));
+      if (!l.layout.transposedValues) values.push(...l.values.subarray(h * l.capacity * l.headDim, (h * l.capacity + l.length) * l.headDim));
+      else for (let d = 0; d < l.headDim; d++) values.push(...l.values.subarray((h * l.headDim + d) * l.capacity, (h * l.headDim + d) * l.capacity + l.length));
     }
     return { keys: Float32Array.from(keys), values: Float32Array.from(values) };
   });
@@ -56,7 +57,7 @@ function maxRowDiff(a: Engine, b: Engine): number {
   return d;
 }
 
-describe('the decode loop: several decode steps per graph run give the step-by-step tokens and cache', () => {
+for (const attention of ATTENTION_KERNELS) describe(`the decode loop (${attention} attention): several decode steps per graph run give the step-by-step tokens and cache`, () => {
   let root: string;
   let dir: string;
   let steps: Runtime;
@@ -72,7 +73,7 @@ describe('the decode loop: several decode steps per graph run give the step-by-s
   before(async () => {
     root = await tempDir('decode-loop');
     dir = join(root, 'one');
-    await exportModel({ checkpointDir: await bindingCheckpoint(), outDir: dir, format: fp32, label: 'binding', stages: 1 });
+    await exportModel({ checkpointDir: await bindingCheckpoint(), outDir: dir, format: { ...fp32, attention }, label: 'binding', stages: 1 });
     steps = await openRuntime(dir, { threads: 1 });
     // Chunks of 5: prompts run through the loop graph in several runs, past the window of 8.
     loop = await openRuntime(dir, { threads: 1, decodeSteps: 8, prefillChunk: 5 });

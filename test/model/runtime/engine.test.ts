@@ -9,7 +9,7 @@ import { loadEngine } from '../../../src/runtime/runtime.js';
 import { openWorkerEngine } from '../../../src/runtime/worker/remote-stage.js';
 import { bindingCheckpoint, PROMPT, tempDir } from '../../helpers/models.js';
 
-const fp32: WeightFormat = { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu' };
+const fp32: WeightFormat = { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu', attention: 'ops' };
 
 /** Every position's logits of the prompt fed in chunks (past the window of 8), copied out. */
 async function logits(engine: Engine, chunk: number): Promise<Float32Array[]> {

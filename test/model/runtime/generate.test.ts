@@ -47,7 +47,7 @@ describe('greedy generation through the KV cache equals the float64 reference', 
     const checkpoint = await bindingCheckpoint();
     root = await tempDir('generate');
     dir = join(root, 'fp32');
-    await exportModel({ checkpointDir: checkpoint, outDir: dir, label: 'binding', format: { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu' } });
+    await exportModel({ checkpointDir: checkpoint, outDir: dir, label: 'binding', format: { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu', attention: 'ops' } });
     runtime = await openRuntime(dir, { threads: 1, prefillChunk: 5 });
     const { spec, weights } = await loadReferenceWeights(checkpoint);
     expected = referenceGreedy(spec.config, weights, PROMPT, STEPS);

@@ -15,7 +15,7 @@ describe('loadEngine', () => {
   before(async () => {
     root = await tempDir('session');
     exportDir = join(root, 'int4');
-    const format = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu' } as const;
+    const format = { precision: 'int4', blockSize: 32, asymmetric: false, accuracyLevel: 4, keepEmbeddings: false, ep: 'cpu', attention: 'ops' } as const;
     await exportModel({ checkpointDir: await bindingCheckpoint(), outDir: exportDir, label: 'binding', format });
   });
   after(() => rm(root, { recursive: true, force: true }));

@@ -39,7 +39,7 @@ describe('perplexity', () => {
     checkpoint = await bindingCheckpoint();
     root = await tempDir('ppl');
     const dir = join(root, 'fp32');
-    await exportModel({ checkpointDir: checkpoint, outDir: dir, label: 'binding', format: { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu' } });
+    await exportModel({ checkpointDir: checkpoint, outDir: dir, label: 'binding', format: { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu', attention: 'ops' } });
     runtime = await openRuntime(dir, { threads: 1, prefillChunk: 7 });
   });
   after(async () => {

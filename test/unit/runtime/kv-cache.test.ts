@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { capacityFor, KvCache, LayerCache } from '../../../src/runtime/kv-cache.js';
+import { capacityFor, KvCache, LayerCache, type KvLayout } from '../../../src/runtime/kv-cache.js';
 
 /** Head h's key row r and the value column r, read back from the graph layouts. */
 const keyRow = (c: LayerCache, h: number, r: number): number[] => [...c.keys.subarray((h * c.capacity + r) * c.headDim, (h * c.capacity + r + 1) * c.headDim)];
-const valueColumn = (c: LayerCache, h: number, r: number): number[] =>
-  Array.from({ length: c.headDim }, (_, d) => c.values[(h * c.headDim + d) * c.capacity + r]!);
+const valueColumn = (c: LayerCache, h: number, r: number): number[] => c.layout.transposedValues
+  ? Array.from({ length: c.headDim }, (_, d) => c.values[(h * c.headDim + d) * c.capacity + r]!)
+  : [...c.values.subarray((h * c.capacity + r) * c.headDim, (h * c.capacity + r + 1) * c.headDim)];
+
+const OPS: KvLayout = { type: 'float32', transposedValues: true };
+const GQA: KvLayout = { type: 'float32', transposedValues: false };
 
 /** Position-major rows [rows, heads · headDim] whose every value encodes (row, head, dim). */
 const rows = (from: number, count: number, heads: number, hd: number, sign = 1): Float32Array =>
@@ -23,23 +27,31 @@ test('capacity is padded by less than 32 rows or a sixteenth of the length, in s
   }
 });
 
-test('appended rows land as keys [heads, capacity, head_dim] and transposed values [heads, head_dim, capacity], kept across growth', () => {
-  const c = new LayerCache(2, 3, 'float32');
-  c.append(rows(0, 5, 2, 3), rows(0, 5, 2, 3, -1));
-  assert.deepEqual([c.length, c.capacity], [5, 32]);
-  for (let n = 0; n < 40; n++) c.append(rows(5 + n, 1, 2, 3), rows(5 + n, 1, 2, 3, -1));
-  assert.deepEqual([c.length, c.capacity], [45, 64]);
-  assert.equal(c.keys.length, 2 * 64 * 3);
-  for (const r of [0, 4, 31, 32, 44]) {
-    for (const h of [0, 1]) {
-      assert.deepEqual(keyRow(c, h, r), [0, 1, 2].map((d) => 1000 * r + 10 * h + d));
-      assert.deepEqual(valueColumn(c, h, r), [0, 1, 2].map((d) => -(1000 * r + 10 * h + d)));
+for (const layout of [OPS, GQA]) {
+  const values = layout.transposedValues ? 'transposed values [heads, head_dim, capacity]' : 'values like keys';
+  test(`appended rows land as keys [heads, capacity, head_dim] and ${values}, kept across growth and truncation`, () => {
+    const c = new LayerCache(2, 3, layout);
+    c.append(rows(0, 5, 2, 3), rows(0, 5, 2, 3, -1));
+    assert.deepEqual([c.length, c.capacity], [5, 32]);
+    for (let n = 0; n < 40; n++) c.append(rows(5 + n, 1, 2, 3), rows(5 + n, 1, 2, 3, -1));
+    assert.deepEqual([c.length, c.capacity], [45, 64]);
+    assert.equal(c.keys.length, 2 * 64 * 3);
+    c.truncate(44);
+    c.append(rows(44, 1, 2, 3), rows(44, 1, 2, 3, -1));
+    for (const r of [0, 4, 31, 32, 44]) {
+      for (const h of [0, 1]) {
+        assert.deepEqual(keyRow(c, h, r), [0, 1, 2].map((d) => 1000 * r + 10 * h + d));
+        assert.deepEqual(valueColumn(c, h, r), [0, 1, 2].map((d) => -(1000 * r + 10 * h + d)));
+      }
     }
-  }
-});
+    c.truncate(3);
+    assert.deepEqual([c.length, c.capacity], [3, 32]);
+    assert.deepEqual(valueColumn(c, 1, 2), [0, 1, 2].map((d) => -(2000 + 10 + d)), 'rows kept when the arrays shrink');
+  });
+}
 
 test('truncate forgets later rows and shrinks arrays at least twice too large; appends then overwrite', () => {
-  const c = new LayerCache(1, 2, 'float32');
+  const c = new LayerCache(1, 2, OPS);
   c.append(rows(0, 100, 1, 2), rows(0, 100, 1, 2));
   assert.equal(c.capacity, 128);
   c.truncate(90);
@@ -55,7 +67,7 @@ test('truncate forgets later rows and shrinks arrays at least twice too large; a
 });
 
 test('every layer holds the same positions and capacity; an fp16 cache (CUDA graphs) moves Uint16Array bit patterns', () => {
-  const kv = new KvCache(2, 2, 2, 'float16');
+  const kv = new KvCache(2, 2, 2, { type: 'float16', transposedValues: true });
   for (let r = 0; r < 40; r++) {
     for (const layer of [0, 1]) kv.append(layer, Uint16Array.from([r, r, 1000 + r, 1000 + r]), Uint16Array.from([r, 0, 0, r]));
   }
