@@ -141,6 +141,8 @@ async function send(text) {
   const question = addTurn('user', text);
   const answer = addTurn('assistant', '');
   answer.item.dataset.state = 'streaming';
+  // Screen readers announce the answer once, when it is complete, not piece by piece.
+  answer.item.setAttribute('aria-busy', 'true');
   const controller = new AbortController();
   setRunning(controller);
   try {
@@ -151,7 +153,10 @@ async function send(text) {
     if (!stopped) showError(err.message);
     answer.item.dataset.state = stopped ? 'stopped' : 'failed';
   } finally {
+    answer.item.removeAttribute('aria-busy');
     if (running === controller) setRunning(undefined);
+    // The Stop button that had the focus is disabled now.
+    if (document.activeElement === ui.stop || document.activeElement === document.body) ui.message.focus();
   }
   // New chat during the answer: this turn belongs to a conversation that is gone.
   if (messages !== conversation) return;
