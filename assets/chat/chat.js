@@ -118,7 +118,7 @@ function requestBody() {
   return JSON.stringify(body);
 }
 
-/** Streams one answer into `answer`; returns how it ended: 'stop', 'length', or 'stopped' (the Stop button). */
+/** Streams one answer into `answer`; returns its finish_reason ('stop', 'length'); throws when stopped or failed. */
 async function stream(answer, controller) {
   const response = await fetch('/v1/chat/completions', { method: 'POST', headers: headers(), body: requestBody(), signal: controller.signal });
   if (!response.ok) throw new Error(await errorOf(response));
@@ -134,6 +134,9 @@ async function stream(answer, controller) {
   return finish;
 }
 
+/** What the status line says after an answer, by how it ended. */
+const ENDINGS = { length: 'The answer reached its token limit.', stopped: 'Stopped.' };
+
 async function send(text) {
   showError('');
   const conversation = messages;
@@ -145,21 +148,21 @@ async function send(text) {
   answer.item.setAttribute('aria-busy', 'true');
   const controller = new AbortController();
   setRunning(controller);
+  let ending;
   try {
-    const finish = await stream(answer, controller);
-    answer.item.dataset.state = finish === 'length' ? 'length' : 'done';
+    ending = await stream(answer, controller);
   } catch (err) {
-    const stopped = controller.signal.aborted;
-    if (!stopped) showError(err.message);
-    answer.item.dataset.state = stopped ? 'stopped' : 'failed';
-  } finally {
-    answer.item.removeAttribute('aria-busy');
-    if (running === controller) setRunning(undefined);
-    // The Stop button that had the focus is disabled now.
-    if (document.activeElement === ui.stop || document.activeElement === document.body) ui.message.focus();
+    ending = controller.signal.aborted ? 'stopped' : 'failed';
+    if (ending === 'failed') showError(err.message);
   }
+  answer.item.dataset.state = ending === 'stopped' || ending === 'failed' ? ending : 'done';
+  answer.item.removeAttribute('aria-busy');
+  if (running === controller) setRunning(undefined);
+  // The Stop button that had the focus is disabled now.
+  if (document.activeElement === ui.stop || document.activeElement === document.body) ui.message.focus();
   // New chat during the answer: this turn belongs to a conversation that is gone.
   if (messages !== conversation) return;
+  ui.status.textContent = ENDINGS[ending] ?? '';
   const said = answer.content.data;
   if (said === '') {
     // Gemma's turns alternate: a question without an answer goes back into the box to send again.
@@ -170,8 +173,6 @@ async function send(text) {
   } else {
     conversation.push({ role: 'assistant', content: said });
   }
-  if (answer.item.dataset.state === 'length') ui.status.textContent = 'The answer reached its token limit.';
-  if (answer.item.dataset.state === 'stopped') ui.status.textContent = 'Stopped.';
 }
 
 function submit() {
