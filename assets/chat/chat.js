@@ -124,10 +124,12 @@ async function stream(answer, controller) {
   if (!response.ok) throw new Error(await errorOf(response));
   let finish = 'stop';
   for await (const payload of events(response.body)) {
+    // Pieces already received when Stop was pressed are not shown.
+    if (controller.signal.aborted) throw controller.signal.reason;
     const chunk = JSON.parse(payload);
     if (chunk.error !== undefined) throw new Error(chunk.error.message ?? 'the server reported an error');
     const choice = chunk.choices?.[0];
-    if (typeof choice?.delta?.content === 'string') answer.content.appendData(choice.delta.content);
+    if (choice?.delta?.content) answer.content.appendData(choice.delta.content);
     if (choice?.finish_reason) finish = choice.finish_reason;
     answer.item.scrollIntoView({ block: 'end' });
   }
