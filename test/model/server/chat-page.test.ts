@@ -46,6 +46,7 @@ describe('the chat page of gemma serve, in chromium', () => {
   let server: ChildProcess;
   let url: string;
   let browser: Browser;
+  /** One page through the tests, in order, as a person would use it. */
   let page: Page;
 
   before(async () => {
@@ -65,7 +66,7 @@ describe('the chat page of gemma serve, in chromium', () => {
 
   test("without the API key the server's error shows in the page; the key (kept in the tab) brings the model name", async () => {
     await page.goto(url);
-    await assert.doesNotReject(page.locator('#error').getByText(/401: /).waitFor());
+    await page.locator('#error').getByText(/401: /).waitFor();
     await page.getByText('Settings').click();
     await page.getByLabel('API key').fill(API_KEY);
     await page.getByLabel('API key').press('Tab');
@@ -77,12 +78,15 @@ describe('the chat page of gemma serve, in chromium', () => {
     assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= 360, 'no sideways scrolling at 360 px');
   });
 
-  test('a message streams its answer, as text, equal to the same request answered without streaming', async () => {
-    const message = 'Say <b>hello</b> & more';
+  test('Shift+Enter is a new line, Enter sends; the answer streams, as text, equal to the same request answered without streaming', async () => {
+    const message = 'Say <b>hello</b>\n& more';
     await page.getByText('Settings').click();
     await page.getByLabel('Max tokens').fill('24');
     const growth = await recordAnswerGrowth(page);
-    await sendMessage(page, message);
+    await page.getByLabel('Message').fill('Say <b>hello</b>');
+    await page.getByLabel('Message').press('Shift+Enter');
+    await page.getByLabel('Message').pressSequentially('& more');
+    await page.getByLabel('Message').press('Enter');
     await lastAnswer(page).and(page.locator('[data-state="done"]')).waitFor();
     const streamed = await lastAnswer(page).locator('.text').textContent();
     const steps = (await growth()).filter((s) => s !== '');
