@@ -1,26 +1,13 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../../helpers/browser.js';
-import { startGemma } from '../../helpers/cli.js';
+import { startServer, type ServeProcess } from '../../helpers/serve.js';
 import { tempDirs } from '../../helpers/temp-dirs.js';
 
 const API_KEY = 'page-test-key';
-
-/** Resolves with the URL that `gemma serve` prints on stderr once it listens. */
-function servingUrl(child: ChildProcess): Promise<string> {
-  return new Promise((ok, fail) => {
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const url = /^gemma: serving .+ on (http:\/\/\S+)$/m.exec(stderr)?.[1];
-      if (url !== undefined) ok(url);
-    });
-    child.on('close', (code) => fail(new Error(`gemma serve exited ${code}: ${stderr}`)));
-  });
-}
 
 /** Each change of the latest answer's text, in order: the page appends every streamed piece to one text node. */
 async function recordAnswerGrowth(page: Page): Promise<() => Promise<string[]>> {
@@ -41,31 +28,42 @@ async function sendMessage(page: Page, text: string): Promise<void> {
   await page.getByLabel('Message').press('Enter');
 }
 
-describe('the chat page of gemma serve, in chromium', () => {
+describe('the chat page of gemma serve, in chromium', { timeout: 60_000 }, () => {
   const scratch = tempDirs('gemma-page-');
-  let server: ChildProcess;
-  let url: string;
+  let serving: Promise<ServeProcess>;
+  let server: ServeProcess;
   let browser: Browser;
   /** One page through the tests, in order, as a person would use it. */
   let page: Page;
 
   before(async () => {
     // Sampling defaults for requests that set none: the page's and the plain HTTP request's answers are the same draw.
-    server = startGemma(['serve', 'tiny-random', '--port', '0', '--temp', '1', '--seed', '7'], { GEMMA_HOME: join(await scratch(), 'home'), GEMMA_API_KEY: API_KEY });
-    [url, browser] = await Promise.all([servingUrl(server), launchChromium()]);
+    serving = startServer(['tiny-random', '--port', '0', '--temp', '1', '--seed', '7'], { GEMMA_HOME: join(await scratch(), 'home'), GEMMA_API_KEY: API_KEY });
+    [server, browser] = await Promise.all([serving, launchChromium()]);
     page = await browser.newPage({ viewport: { width: 360, height: 640 } });
     page.setDefaultTimeout(20_000);
   });
   after(async () => {
     await browser?.close();
-    server?.kill('SIGTERM');
+    // Stopped even when chromium failed to start.
+    const stopping = await serving?.catch(() => undefined);
+    stopping?.child.kill('SIGTERM');
+    await stopping?.done;
   });
 
+  /** Polls /stats (no fixed sleep) until the server counts `n` answers cancelled by their client and runs none. */
+  const answersCancelled = async (n: number): Promise<void> => {
+    for (;;) {
+      const { busy, cancelled } = (await (await api('/stats')).json()) as { busy: number; cancelled: number };
+      if (busy === 0 && cancelled === n) return;
+      await delay(5);
+    }
+  };
   const api = async (path: string, body?: object): Promise<Response> =>
-    fetch(`${url}${path}`, { method: body ? 'POST' : 'GET', headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' }, body: body && JSON.stringify(body) });
+    fetch(`${server.url}${path}`, { method: body ? 'POST' : 'GET', headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' }, body: body && JSON.stringify(body) });
 
   test("without the API key the server's error shows in the page; the key (kept in the tab) brings the model name", async () => {
-    await page.goto(url);
+    await page.goto(server.url);
     await page.locator('#error').getByText(/401: /).waitFor();
     await page.getByText('Settings').click();
     await page.getByLabel('API key').fill(API_KEY);
@@ -99,7 +97,7 @@ describe('the chat page of gemma serve, in chromium', () => {
     assert.equal(streamed, choices[0]!.message.content);
   });
 
-  test('Stop ends a long answer; the next message is answered, with the stopped text in the conversation', async () => {
+  test("Stop ends a long answer and the server's generation; the next message is answered, with the stopped text in the conversation", async () => {
     // Greedy, tiny-random answers with newlines up to the context's end (about 1000 tokens).
     await page.getByLabel('Temperature').fill('0');
     await page.getByLabel('Max tokens').fill('');
@@ -116,6 +114,7 @@ describe('the chat page of gemma serve, in chromium', () => {
     const stopped = page.locator('#log li.assistant[data-state="stopped"]');
     await stopped.waitFor();
     const kept = await stopped.locator('.text').textContent();
+    await answersCancelled(1);
     await page.getByLabel('Max tokens').fill('8');
     const sent = page.waitForRequest('**/v1/chat/completions');
     await sendMessage(page, 'And then?');
