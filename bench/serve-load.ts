@@ -9,10 +9,8 @@
  *   node dist/bench/serve-load.js <model> [--clients 4] [--requests 32] [--max-tokens 64] [--time 300] [--prompt TEXT] [-- --parallel 2 ...]
  *   node dist/bench/serve-load.js --url http://127.0.0.1:8080 [...]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PACKAGE_ROOT } from '../src/util/package-root.js';
+import { startServer } from '../test/helpers/serve.js';
 import { readHwm } from './child-rss.js';
 import { GB } from './shaped-checkpoint.js';
 
@@ -88,21 +86,6 @@ function parseOptions(argv: string[]): Options {
     seconds: positiveInt('time', values.time),
     prompt: values.prompt,
   };
-}
-
-/** Starts `gemma serve <model> --port 0` on 127.0.0.1 and resolves with its URL once it prints that it serves. */
-function startServer(model: string, serveArgs: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const args = [join(PACKAGE_ROOT, 'bin', 'gemma'), 'serve', model, '--host', '127.0.0.1', '--port', '0', ...serveArgs];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  return new Promise((ok, fail) => {
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      const url = /^gemma: serving .+ on (http:\/\/\S+)$/m.exec(stderr)?.[1];
-      if (url !== undefined) ok({ child, url });
-    });
-    child.on('close', (code) => fail(new Error(`gemma serve exited ${code} before serving: ${stderr.trim()}`)));
-  });
 }
 
 /** Reads a chat completion stream: when the first content arrived, how many pieces (or usage's count), and whether `[DONE]` came. */
@@ -200,7 +183,7 @@ async function modelName(url: string): Promise<string> {
 
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
-  const server = o.model === undefined ? undefined : await startServer(o.model, o.serveArgs);
+  const server = o.model === undefined ? undefined : await startServer([o.model, '--host', '127.0.0.1', '--port', '0', ...o.serveArgs], {});
   const url = (server?.url ?? o.url!).replace(/\/$/, '');
   try {
     const model = await modelName(url);
@@ -211,7 +194,8 @@ async function main(): Promise<void> {
     const report = summarize(o, model, samples, seconds, peak);
     process.stdout.write(`${markdown(report)}\n${JSON.stringify(report)}\n`);
   } finally {
-    server?.child.removeAllListeners('close').kill('SIGTERM');
+    server?.child.kill('SIGTERM');
+    await server?.done;
   }
 }
 
