@@ -85,14 +85,14 @@ function setRunning(controller) {
   ui.status.textContent = controller === undefined ? '' : 'Answering…';
 }
 
-/** Yields the `data:` payload of each server-sent event in the response body, until `[DONE]`. */
+/** Yields the `data:` payload of each server-sent event in the response body, until `[DONE]`; a body cut short throws. */
 async function* events(body) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffered = '';
   let data = [];
   for (;;) {
     const { value, done } = await reader.read();
-    if (done) return;
+    if (done) throw new Error('the connection closed before the answer was complete');
     buffered += value;
     const lines = buffered.split(/\r?\n/);
     buffered = lines.pop();
