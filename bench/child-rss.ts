@@ -29,7 +29,8 @@ async function runWithGnuTime(time: string, args: string[], report: string): Pro
   return { code, seconds, peakRssBytes: kb === undefined ? NaN : Number(kb) * 1024 };
 }
 
-async function readHwm(pid: number): Promise<number> {
+/** The peak resident memory (VmHWM) of a running process, 0 once it is gone. */
+export async function readHwm(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
   const kb = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
   return kb === undefined ? 0 : Number(kb) * 1024;

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { quantizeCommand } from './commands/quantize.js';
 import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
 import { evalCommand } from './commands/eval.js';
 import { benchCommand } from './commands/bench.js';
 import { pullCommand } from './commands/pull.js';
@@ -23,7 +24,7 @@ export function program(): Command {
     .showSuggestionAfterError(true)
     .configureOutput(output)
     .configureHelp(help);
-  for (const cmd of [quantizeCommand(), runCommand(), evalCommand(), benchCommand(), pullCommand(), listCommand(), rmCommand(), setupCommand(), doctorCommand()]) root.addCommand(cmd.configureOutput(output).configureHelp(help));
+  for (const cmd of [quantizeCommand(), runCommand(), serveCommand(), evalCommand(), benchCommand(), pullCommand(), listCommand(), rmCommand(), setupCommand(), doctorCommand()]) root.addCommand(cmd.configureOutput(output).configureHelp(help));
   return root;
 }
 

@@ -2,7 +2,7 @@ import { EP_CHOICES } from '../runtime/execution-provider.js';
 import { choice, flag, inRange, integer, optionalNumber, orExactly, text } from './option-defs.js';
 
 const atLeast = (min: number) => (n: number): string | undefined => (n < min ? `must be at least ${min}` : undefined);
-const positiveOrAll = (n: number): string | undefined => (n === 0 || n < -1 ? 'must be positive, or -1 for no limit' : undefined);
+export const positiveOrAll = (n: number): string | undefined => (n === 0 || n < -1 ? 'must be positive, or -1 for no limit' : undefined);
 
 /** Options shared by commands that load a model. */
 export const MODEL_OPTIONS = {

@@ -155,7 +155,7 @@ async function convertInto(checkpoint: Checkpoint, tmp: string, req: ConvertRequ
 /**
  * Converts a Gemma 2 checkpoint into an ONNX export folder. Everything is written to a
  * temporary sibling of `outDir` and moved into place only when complete, so a failed or
- * interrupted run leaves nothing that looks like a model (src/quantize/export-folder.ts).
+ * interrupted run leaves nothing that looks like a model (src/export/export-folder.ts).
  */
 export async function exportModel(req: ExportRequest): Promise<ExportResult> {
   const checkpoint = await openCheckpoint(req.checkpointDir);

@@ -114,14 +114,24 @@ export class ChatSession {
     return this.run([this.tokenizer.bosId, ...this.tokenizer.encode(text, this.userSpecials)], options, 0);
   }
 
-  private async run(tokens: number[], options: TurnOptions, droppedTurns: number): Promise<TurnResult> {
-    refuseUnlessRoom(tokens, this.engine.options.ctxSize);
-    // At least the last prompt token is run, to get the logits that start generation.
-    const reused = Math.min(commonPrefix(this.engine.tokens, tokens), tokens.length - 1);
-    this.engine.rollback(reused);
-    const before = { ...this.engine.counters };
-    const logits = (await this.engine.feed(tokens.slice(reused)))[0]!;
-    const result = await generate(this.engine, logits, this.tokenizer, { ...options, stopIds: this.stopIds });
-    return { ...result, promptTokens: tokens.length, prefilled: tokens.length - reused, droppedTurns, counters: delta(this.engine.counters, before) };
+  private run(tokens: number[], options: TurnOptions, droppedTurns: number): Promise<TurnResult> {
+    return runPrompt(this.engine, this.tokenizer, this.stopIds, tokens, options, droppedTurns);
   }
+}
+
+/**
+ * Generates after `tokens` (a whole prompt, BOS first) on `engine`, running only what its cache does
+ * not already hold of them: the rest of the cache is dropped first.
+ */
+export async function runPrompt(
+  engine: EngineLike, tokenizer: GemmaTokenizer, stopIds: ReadonlySet<number>, tokens: number[], options: TurnOptions, droppedTurns = 0,
+): Promise<TurnResult> {
+  refuseUnlessRoom(tokens, engine.options.ctxSize);
+  // At least the last prompt token is run, to get the logits that start generation.
+  const reused = Math.min(commonPrefix(engine.tokens, tokens), tokens.length - 1);
+  engine.rollback(reused);
+  const before = { ...engine.counters };
+  const logits = (await engine.feed(tokens.slice(reused)))[0]!;
+  const result = await generate(engine, logits, tokenizer, { ...options, stopIds });
+  return { ...result, promptTokens: tokens.length, prefilled: tokens.length - reused, droppedTurns, counters: delta(engine.counters, before) };
 }

@@ -42,6 +42,8 @@ export interface PlanInput {
   prefillChunk: number;
   /** Logits of every position of a chunk (perplexity), not only the last one's. */
   allLogits: boolean;
+  /** KV caches held at once, each for the whole context (gemma serve's --parallel slots); default 1. */
+  caches?: number;
 }
 
 /** Estimated peak host memory of a run, in bytes, by where it goes. */
@@ -71,7 +73,7 @@ export function estimateMemory(input: PlanInput, ctxSize: number): MemoryEstimat
   const capacity = capacityFor(ctxSize);
   const chunk = Math.min(input.prefillChunk, ctxSize);
   const weights = WEIGHT_FACTOR[input.ep][input.weights.precision] * input.sizes.dataBytes + input.sizes.modelBytes;
-  const kvCache = capacity * kvBytesPerToken(input.config, input.ep);
+  const kvCache = (input.caches ?? 1) * capacity * kvBytesPerToken(input.config, input.ep);
   const activations = activationBytes(input, chunk, capacity);
   const logits = (input.allLogits ? chunk : 1) * input.config.vocab_size * FLOAT32_BYTES;
   return { weights, kvCache, activations, logits, runtime: RUNTIME_BYTES, total: weights + kvCache + activations + logits + RUNTIME_BYTES };

@@ -20,6 +20,8 @@ export interface EngineLoadOptions {
   prefillChunk?: number;
   /** Most decode steps per graph run, in the export's decode loop; 1 (the default) runs one step per run. */
   decodeSteps?: number;
+  /** KV caches the engine's sessions serve, one per conversation served at once (gemma serve --parallel); default 1. */
+  caches?: number;
   /** The caller reads the logits of every position of a prompt chunk (perplexity): they count in the memory plan. */
   allLogits?: boolean;
   /** onnxruntime's per-node profiler for every stage, written to `<prefix>-stage<i>_<time>.json` at close (bench/decode-profile.ts). */
@@ -59,7 +61,7 @@ export function engineOptions(info: ExportInfo, options: EngineLoadOptions, avai
   const decodeSteps = options.decodeSteps ?? 1;
   checkDecodeLoop(info, decodeSteps);
   const prefillChunk = options.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
-  const plan = { config: info.spec.config, weights: info.manifest.weights, sizes: info.manifest.sizes, ep: info.ep, prefillChunk, allLogits: options.allLogits === true };
+  const plan = { config: info.spec.config, weights: info.manifest.weights, sizes: info.manifest.sizes, ep: info.ep, prefillChunk, allLogits: options.allLogits === true, caches: options.caches ?? 1 };
   const { ctxSize, fit } = fitContext(plan, asked, max, available);
   return { ctxSize, prefillChunk, decodeSteps, ...(fit !== undefined ? { contextFit: fit } : {}) };
 }
@@ -82,10 +84,15 @@ export async function loadEngine(dir: string, options: EngineLoadOptions): Promi
   return new Engine(info.manifest, info.spec, stages, engineOpts);
 }
 
+/** generation_config's eos ids, plus <end_of_turn> where the vocabulary has it (chat turns end there). */
+export function stopIdsOf(defaults: GenerationDefaults, tokenizer: GemmaTokenizer): Set<number> {
+  const endOfTurn = tokenizer.idOf('<end_of_turn>');
+  return new Set([...defaults.eosTokenIds, ...(endOfTurn !== undefined ? [endOfTurn] : [])]);
+}
+
 export async function chatRuntime(dir: string, engine: EngineLike, tokenizer: GemmaTokenizer, user: UserTextOptions): Promise<ChatRuntime> {
   const defaults = await readGenerationDefaults(dir, engine.spec.config);
-  const endOfTurn = tokenizer.idOf('<end_of_turn>');
-  const stopIds = new Set([...defaults.eosTokenIds, ...(endOfTurn !== undefined ? [endOfTurn] : [])]);
+  const stopIds = stopIdsOf(defaults, tokenizer);
   return { engine, tokenizer, defaults, stopIds, chat: new ChatSession(engine, tokenizer, stopIds, user.system, user.specials ?? 'text') };
 }
 

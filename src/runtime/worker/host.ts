@@ -4,12 +4,16 @@ import { loadStage, readExport } from '../model-session.js';
 import { kvLayoutOf, Stage, type StageOutput } from '../stage.js';
 import type { Request, Response } from './protocol.js';
 
-/* The worker side of RemoteStage: one stage's session and the KV cache of its layers live here. */
+/* The worker side of RemoteStage: one stage's session and the KV caches of its layers, one per slot, live here. */
 const port = parentPort!;
-let stage: Stage | undefined;
+let open: (() => Stage) | undefined;
+const slots = new Map<number, Stage>();
 
-function opened(): Stage {
-  if (stage === undefined) throw new Error('stage not opened');
+/** Slot `slot`'s cache over the one session, made on first use. */
+function opened(slot: number): Stage {
+  if (open === undefined) throw new Error('stage not opened');
+  let stage = slots.get(slot);
+  if (stage === undefined) slots.set(slot, (stage = open()));
   return stage;
 }
 
@@ -18,15 +22,15 @@ async function handle(req: Request): Promise<Response | undefined> {
     case 'open': {
       const info = await readExport(req.dir, req.ep);
       const { plan, session, loop } = await loadStage(info, req.stage, { threads: req.threads, decodeLoop: req.decodeLoop });
-      stage = new Stage(plan, session, info.spec, kvLayoutOf(info.manifest), false, loop);
+      open = () => new Stage(plan, session, info.spec, kvLayoutOf(info.manifest), false, loop);
       return { type: 'opened', plan };
     }
     case 'run':
-      return { type: 'ran', output: await opened().run(req.input) };
+      return { type: 'ran', output: await opened(req.slot).run(req.input) };
     case 'decode':
-      return { type: 'decoded', tokens: await opened().decode(req.input) };
+      return { type: 'decoded', tokens: await opened(req.slot).decode(req.input) };
     case 'truncate':
-      opened().truncate(req.length);
+      opened(req.slot).truncate(req.length);
       return undefined;
   }
 }

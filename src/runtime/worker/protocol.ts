@@ -8,14 +8,15 @@ import type { StageInput, StageOutput } from '../stage.js';
 /*
  * Each stage of the engine runs in its own worker thread (onnxruntime's session load and
  * runs block their thread): the stages' sessions load in parallel, and the tokenizer, chat
- * and sampling stay on the main thread, which loads the tokenizer meanwhile.
+ * and sampling stay on the main thread, which loads the tokenizer meanwhile. A worker's
+ * session serves several KV caches (`slot`: gemma serve's conversations), one run at a time.
  */
 export type Request =
   | { type: 'open'; dir: string; stage: number; threads: number; ep: ExecutionProvider; decodeLoop: boolean }
-  | { type: 'run'; input: StageInput }
-  | { type: 'decode'; input: DecodeInput }
+  | { type: 'run'; slot: number; input: StageInput }
+  | { type: 'decode'; slot: number; input: DecodeInput }
   /** Answered by nothing: messages are handled in order, so the next run sees it. */
-  | { type: 'truncate'; length: number };
+  | { type: 'truncate'; slot: number; length: number };
 
 export type Response =
   | { type: 'opened'; plan: StagePlan }
