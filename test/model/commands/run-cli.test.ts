@@ -104,7 +104,7 @@ describe('gemma run', () => {
     await writeFile(manifestPath, JSON.stringify({ ...manifest, contract: 'gemma2-new-kv/4' }));
     const r = await gemma(['run', out, '-p', 'hi'], env);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^gemma: error: .*graph contract gemma2-new-kv\/4, this gemma needs gemma2-new-kv\/5: convert it again with gemma quantize\n$/);
+    assert.match(r.stderr, /^gemma: error: .*graph contract gemma2-new-kv\/4, this gemma needs gemma2-new-kv\/6: convert it again with gemma quantize\n$/);
   });
 
   test('an export with a graph missing, no graphs, or graphs that do not cover the layers, is refused in one line', async () => {
