@@ -14,7 +14,7 @@ import { deriveSpec, type Gemma2Config } from '../src/checkpoint/config.js';
 import { openRandomSource } from '../src/checkpoint/random-source.js';
 import { expectedTensors } from '../src/checkpoint/tensor-names.js';
 import { exportCheckpoint } from '../src/export/export.js';
-import { ATTENTION_KERNELS, defaultAccuracyLevel, defaultAttention, defaultLayout, type AttentionKernel, type WeightFormat } from '../src/quantize/precision.js';
+import { ATTENTION_KERNELS, defaultAccuracyLevel, DEFAULT_ATTENTION, defaultLayout, type AttentionKernel, type WeightFormat } from '../src/quantize/precision.js';
 import { makeDirs } from '../src/util/make-dirs.js';
 import { GB, prepareTokenizer, shapedOptions, SHAPES, treeBytes, type Shape } from './shaped-checkpoint.js';
 
@@ -27,7 +27,7 @@ function parseOptions(argv: string[]): { shape: Shape; precision: Quantized; att
     options: {
       shape: { type: 'string', default: '27b' },
       precision: { type: 'string', default: 'int4' },
-      attention: { type: 'string', default: defaultAttention('cpu') },
+      attention: { type: 'string', default: DEFAULT_ATTENTION },
       out: { type: 'string' },
       seed: { type: 'string', default: '42' },
     },

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { exportModel, type ExportResult } from '../export/export.js';
-import { defaultAccuracyLevel, defaultAttention, defaultLayout, variantName, type WeightFormat } from '../quantize/precision.js';
+import { defaultAccuracyLevel, DEFAULT_ATTENTION, defaultLayout, variantName, type WeightFormat } from '../quantize/precision.js';
 import { GemmaError } from '../util/errors.js';
 import { exportsDir, gemmaHome } from '../util/paths.js';
 import { CHECKPOINT_ARGUMENT } from './model-argument.js';
@@ -31,7 +31,7 @@ function weightFormat(o: QuantizeOptions): WeightFormat {
   const layout = defaultLayout(o.precision, o.ep);
   return {
     precision: o.precision, blockSize: o.blockSize ?? layout.blockSize, asymmetric: o.scheme === undefined ? layout.asymmetric : o.scheme === 'asymmetric',
-    accuracyLevel, keepEmbeddings: o.keepEmbeddings, ep: o.ep, attention: o.attention ?? defaultAttention(o.ep),
+    accuracyLevel, keepEmbeddings: o.keepEmbeddings, ep: o.ep, attention: o.attention ?? DEFAULT_ATTENTION,
   };
 }
 

@@ -4,7 +4,7 @@ import { sourceFiles } from '../checkpoint/source-files.js';
 import { exportModel } from '../export/export.js';
 import { exportState } from '../export/export-folder.js';
 import { MANIFEST_FILE } from '../export/manifest.js';
-import { defaultAccuracyLevel, defaultAttention, defaultLayout, variantName, type ExecutionProvider, type WeightFormat } from '../quantize/precision.js';
+import { defaultAccuracyLevel, DEFAULT_ATTENTION, defaultLayout, variantName, type ExecutionProvider, type WeightFormat } from '../quantize/precision.js';
 import { conversionTarget, runTarget, type CudaState, type EpChoice } from '../runtime/execution-provider.js';
 import { readManifest } from '../runtime/model-session.js';
 import { GemmaError } from '../util/errors.js';
@@ -15,7 +15,7 @@ import { interruptible } from './interrupt.js';
 
 /** What `run`, `eval` and `bench` convert a checkpoint to when given one: the `gemma quantize` defaults for that EP. */
 export const defaultFormat = (ep: ExecutionProvider): WeightFormat =>
-  ({ precision: 'int4', ...defaultLayout('int4', ep), accuracyLevel: defaultAccuracyLevel(ep), keepEmbeddings: false, ep, attention: defaultAttention(ep) });
+  ({ precision: 'int4', ...defaultLayout('int4', ep), accuracyLevel: defaultAccuracyLevel(ep), keepEmbeddings: false, ep, attention: DEFAULT_ATTENTION });
 
 export interface ResolvedModel {
   dir: string;

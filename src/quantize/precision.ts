@@ -34,8 +34,11 @@ export interface WeightFormat {
  */
 export const defaultAccuracyLevel = (ep: ExecutionProvider): number => (ep === 'cuda' ? 0 : 4);
 
-/** What `gemma quantize` picks when not told (docs/benchmarks.md, "Attention kernels"). */
-export const defaultAttention = (_ep: ExecutionProvider): AttentionKernel => 'ops';
+/**
+ * What `gemma quantize` picks when not told, on both EPs: on the CPU `ops` measured faster past depth 0; the CUDA
+ * `gqa` graph has not run on a GPU yet (docs/benchmarks.md, "Attention kernels on the CPU"; docs/cuda.md).
+ */
+export const DEFAULT_ATTENTION: AttentionKernel = 'ops';
 
 /** Whether each block stores a zero point (asymmetric) or implies the middle code (symmetric). */
 export const SCHEMES = ['asymmetric', 'symmetric'] as const;
@@ -79,7 +82,7 @@ export function variantName(format: WeightFormat): string {
     if (format.keepEmbeddings) parts.push('fp32emb');
     if (format.accuracyLevel !== defaultAccuracyLevel(format.ep)) parts.push(`acc${format.accuracyLevel}`);
   }
-  if (format.attention !== defaultAttention(format.ep)) parts.push(format.attention);
+  if (format.attention !== DEFAULT_ATTENTION) parts.push(format.attention);
   if (format.ep !== 'cpu') parts.push(format.ep);
   return parts.join('-');
 }

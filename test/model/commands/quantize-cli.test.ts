@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openSafetensors } from '../../../src/checkpoint/safetensors.js';
 import { MANIFEST_FILE, type Manifest } from '../../../src/export/manifest.js';
-import { ATTENTION_KERNELS, defaultAttention } from '../../../src/quantize/precision.js';
+import { ATTENTION_KERNELS, DEFAULT_ATTENTION } from '../../../src/quantize/precision.js';
 import { TABLES_FILE } from '../../../src/tokenizer/tables-file.js';
 import { finished, gemma, startGemma } from '../../helpers/cli.js';
 import { bindingCheckpoint, realVocabCheckpoint, tempDir } from '../../helpers/models.js';
@@ -50,7 +50,7 @@ describe('gemma quantize', () => {
   });
 
   test('--attention picks the kernel: recorded in gemma.json, named in the variant when not the default, and the export runs', async () => {
-    const other = ATTENTION_KERNELS.find((k) => k !== defaultAttention('cpu'))!;
+    const other = ATTENTION_KERNELS.find((k) => k !== DEFAULT_ATTENTION)!;
     const r = await gemma(['quantize', 'tiny-random', '--attention', other], env);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), join(root, 'home', 'models', 'tiny-random', `int4-b64-asym-${other}`));
