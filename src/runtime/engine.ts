@@ -80,9 +80,10 @@ export class Engine {
 
   /**
    * Feeds tokens (a prompt in chunks, or one decoded token) and returns the logits of the
-   * last one, or of every one with `allPositions` (for perplexity).
+   * last one, or of every one with `allPositions` (for perplexity). `interrupted` is polled
+   * between chunks: once it holds, the rest is not run and nothing is returned.
    */
-  async feed(ids: number[], allPositions = false): Promise<Float32Array[]> {
+  async feed(ids: number[], allPositions = false, interrupted?: () => boolean): Promise<Float32Array[]> {
     if (this.history.length + ids.length > this.options.ctxSize) {
       throw new RangeError(`${this.history.length + ids.length} tokens exceed the context of ${this.options.ctxSize}`);
     }
@@ -90,6 +91,10 @@ export class Engine {
     const vocab = this.spec.config.vocab_size;
     const out: Float32Array[] = [];
     for (let at = 0; at < ids.length; at += this.options.prefillChunk) {
+      if (at > 0 && interrupted?.() === true) {
+        this.count(at, performance.now() - started, false);
+        return [];
+      }
       const chunk = ids.slice(at, at + this.options.prefillChunk);
       const last = at + chunk.length === ids.length;
       const logits = await this.run(chunk, allPositions ? 0 : 1);

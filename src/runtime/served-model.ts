@@ -40,7 +40,7 @@ function takingTurns(engines: Engine[]): EngineLike[] {
       return e.tokens;
     },
     rollback: (length) => e.rollback(length),
-    feed: (ids, allPositions) => inTurn(() => e.feed(ids, allPositions)),
+    feed: (ids, allPositions, interrupted) => inTurn(() => e.feed(ids, allPositions, interrupted)),
     decode: (token, steps, choice) => inTurn(() => e.decode(token, steps, choice)),
   }));
 }
