@@ -22,6 +22,12 @@ export interface ServedModel {
 }
 
 /**
+ * Renderings a server keeps: a chat page sends its whole history each turn, whose earlier prefixes are then kept,
+ * while a request may hold a megabyte of text, so far fewer than a terminal chat's (at most about 64 MB).
+ */
+const SERVED_RENDERINGS = 32;
+
+/**
  * The slots' engines, their graph runs taking turns: one run at a time over all slots. Runs of different slots
  * in different stages' workers at once would split the cores each run already uses whole (docs/serve.md).
  */
@@ -56,7 +62,7 @@ export async function openServedModel(dir: string, options: EngineLoadOptions): 
     if (loaded instanceof Error) throw loaded;
     const engine = slots.engines[0]!;
     const defaults = await readGenerationDefaults(dir, engine.spec.config);
-    const template = loaded.chatTemplate !== undefined ? new ChatTemplate(loaded.chatTemplate, loaded.bosToken) : undefined;
+    const template = loaded.chatTemplate !== undefined ? new ChatTemplate(loaded.chatTemplate, loaded.bosToken, SERVED_RENDERINGS) : undefined;
     return { engines: takingTurns(slots.engines), tokenizer: loaded, template, defaults, stopIds: stopIdsOf(defaults, loaded), options: engine.options, close: slots.close };
   } catch (err) {
     await slots.close();
