@@ -1,5 +1,5 @@
 import { ChatTemplate, type ChatMessage } from './chat-template.js';
-import type { Engine, EngineLike, EngineOptions } from './engine.js';
+import type { EngineLike, EngineOptions } from './engine.js';
 import { readGenerationDefaults, type GenerationDefaults } from './generation-config.js';
 import { RenderedChat } from './rendered-chat.js';
 import { stopIdsOf, type EngineLoadOptions } from './runtime.js';
@@ -27,30 +27,6 @@ export interface ServedModel {
  */
 const SERVED_RENDERINGS = 32;
 
-/**
- * The slots' engines, their graph runs taking turns: one run at a time over all slots. Runs of different slots
- * in different stages' workers at once would split the cores each run already uses whole (docs/serve.md).
- */
-function takingTurns(engines: Engine[]): EngineLike[] {
-  let last: Promise<unknown> = Promise.resolve();
-  const inTurn = <T>(run: () => Promise<T>): Promise<T> => {
-    const next = last.then(run);
-    last = next.catch(() => undefined);
-    return next;
-  };
-  return engines.map((e): EngineLike => ({
-    spec: e.spec,
-    options: e.options,
-    counters: e.counters,
-    get tokens() {
-      return e.tokens;
-    },
-    rollback: (length) => e.rollback(length),
-    feed: (ids, allPositions, interrupted) => inTurn(() => e.feed(ids, allPositions, interrupted)),
-    decode: (token, steps, choice) => inTurn(() => e.decode(token, steps, choice)),
-  }));
-}
-
 /** Loads the sessions (`options.caches` slots) while the tokenizer loads on this thread. */
 export async function openServedModel(dir: string, options: EngineLoadOptions): Promise<ServedModel> {
   const loading = openSlotEngines(dir, options);
@@ -63,7 +39,7 @@ export async function openServedModel(dir: string, options: EngineLoadOptions): 
     const engine = slots.engines[0]!;
     const defaults = await readGenerationDefaults(dir, engine.spec.config);
     const template = loaded.chatTemplate !== undefined ? new ChatTemplate(loaded.chatTemplate, loaded.bosToken, SERVED_RENDERINGS) : undefined;
-    return { engines: takingTurns(slots.engines), tokenizer: loaded, template, defaults, stopIds: stopIdsOf(defaults, loaded), options: engine.options, close: slots.close };
+    return { engines: slots.engines, tokenizer: loaded, template, defaults, stopIds: stopIdsOf(defaults, loaded), options: engine.options, close: slots.close };
   } catch (err) {
     await slots.close();
     throw err;
