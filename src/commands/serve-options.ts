@@ -1,4 +1,4 @@
-import { flag, inRange, integer, text, type OptionDef } from './option-defs.js';
+import { flag, inRange, integer, optionalNumber, orExactly, text, type OptionDef } from './option-defs.js';
 import { DECODE_OPTIONS, MODEL_OPTIONS, positiveOrAll, SAMPLING_OPTIONS } from './run-options.js';
 
 const host: OptionDef<string> = {
@@ -20,4 +20,5 @@ export const SERVE_OPTIONS = {
   ...MODEL_OPTIONS,
   ...DECODE_OPTIONS,
   ...SAMPLING_OPTIONS,
+  seed: optionalNumber('--seed <n>', "random seed for requests that send none; -1 (the default) picks a fresh one for each request", orExactly(-1, inRange(0, 2 ** 32 - 1)), true),
 };

@@ -121,7 +121,8 @@ export class ChatSession {
 
 /**
  * Generates after `tokens` (a whole prompt, BOS first) on `engine`, running only what its cache does
- * not already hold of them: the rest of the cache is dropped first.
+ * not already hold of them: the rest of the cache is dropped first. `options.interrupted` is polled
+ * between prompt chunks too, so that a long prompt stops early, with no answer.
  */
 export async function runPrompt(
   engine: EngineLike, tokenizer: GemmaTokenizer, stopIds: ReadonlySet<number>, tokens: number[], options: TurnOptions, droppedTurns = 0,
@@ -131,7 +132,7 @@ export async function runPrompt(
   const reused = Math.min(commonPrefix(engine.tokens, tokens), tokens.length - 1);
   engine.rollback(reused);
   const before = { ...engine.counters };
-  const logits = (await engine.feed(tokens.slice(reused)))[0]!;
-  const result = await generate(engine, logits, tokenizer, { ...options, stopIds });
+  const [logits] = await engine.feed(tokens.slice(reused), false, options.interrupted);
+  const result: GenerateResult = logits === undefined ? { ids: [], text: '', stopReason: 'interrupted' } : await generate(engine, logits, tokenizer, { ...options, stopIds });
   return { ...result, promptTokens: tokens.length, prefilled: tokens.length - reused, droppedTurns, counters: delta(engine.counters, before) };
 }

@@ -18,7 +18,8 @@ export class ChatTemplate {
   /** Earlier renderings by their input: a template is a function of its messages, so they are reused as they are. */
   private readonly rendered = new Map<string, string>();
 
-  constructor(private readonly source: string, private readonly bosToken: string) {
+  /** `capacity`: how many renderings are kept, each holding its messages' text twice. */
+  constructor(private readonly source: string, private readonly bosToken: string, private readonly capacity = KEPT_RENDERINGS) {
     try {
       // Parsed here to report a broken template when the model loads; renders parse it again in their worker.
       new Template(source);
@@ -38,7 +39,7 @@ export class ChatTemplate {
     }
     try {
       const text = renderInBudget(this.source, { messages, bos_token: this.bosToken, add_generation_prompt: addGenerationPrompt });
-      if (this.rendered.size >= KEPT_RENDERINGS) this.rendered.delete(this.rendered.keys().next().value!);
+      if (this.rendered.size >= this.capacity) this.rendered.delete(this.rendered.keys().next().value!);
       this.rendered.set(key, text);
       return text;
     } catch (err) {

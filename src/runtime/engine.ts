@@ -3,6 +3,7 @@ import type { Manifest } from '../export/manifest.js';
 import type { ContextFit } from './memory-plan.js';
 import { recentWindow, type LoopChoice } from './loop-feeds.js';
 import type { StageInput, StageLike, StageOutput } from './stage.js';
+import { Turns } from './turns.js';
 
 export interface EngineOptions {
   /** Most tokens the cache may hold (≤ max_position_embeddings). */
@@ -33,7 +34,11 @@ export class Engine {
   private readonly history: number[] = [];
   readonly counters: EngineCounters = { prefillTokens: 0, prefillMs: 0, decodeTokens: 0, decodeMs: 0 };
 
-  constructor(readonly manifest: Manifest, readonly spec: ModelSpec, private readonly stages: StageLike[], readonly options: EngineOptions) {}
+  /** `turns`: shared by engines over the same stages (each with its own caches), whose graph runs then take turns. */
+  constructor(
+    readonly manifest: Manifest, readonly spec: ModelSpec, private readonly stages: StageLike[], readonly options: EngineOptions,
+    private readonly turns = new Turns(),
+  ) {}
 
   /** Token ids whose keys and values are in the cache. */
   get tokens(): readonly number[] {
@@ -46,16 +51,25 @@ export class Engine {
     for (const stage of this.stages) stage.truncate(this.history.length);
   }
 
-  /** The tokens through every stage in turn; the last one's logits. */
-  private async run(ids: number[], keep: number): Promise<Float32Array> {
-    const start = this.history.length;
-    let input: StageInput = { start, keep, ids };
-    let out: StageOutput | undefined;
-    try {
+  /** The tokens through every stage in turn, as one turn of the graph runs; the last stage's output. */
+  private throughStages(ids: number[], start: number, keep: number): Promise<StageOutput | undefined> {
+    return this.turns.take(async () => {
+      let input: StageInput = { start, keep, ids };
+      let out: StageOutput | undefined;
       for (const stage of this.stages) {
         out = await stage.run(input);
         if ('hidden' in out) input = { start, keep, hidden: out.hidden };
       }
+      return out;
+    });
+  }
+
+  /** The tokens through every stage; the last one's logits. */
+  private async run(ids: number[], keep: number): Promise<Float32Array> {
+    const start = this.history.length;
+    let out: StageOutput | undefined;
+    try {
+      out = await this.throughStages(ids, start, keep);
     } catch (err) {
       // Stages before the failing one have cached these tokens already.
       for (const stage of this.stages) stage.truncate(start);
@@ -80,9 +94,10 @@ export class Engine {
 
   /**
    * Feeds tokens (a prompt in chunks, or one decoded token) and returns the logits of the
-   * last one, or of every one with `allPositions` (for perplexity).
+   * last one, or of every one with `allPositions` (for perplexity). `interrupted` is polled
+   * between chunks: once it holds, the rest is not run and nothing is returned.
    */
-  async feed(ids: number[], allPositions = false): Promise<Float32Array[]> {
+  async feed(ids: number[], allPositions = false, interrupted?: () => boolean): Promise<Float32Array[]> {
     if (this.history.length + ids.length > this.options.ctxSize) {
       throw new RangeError(`${this.history.length + ids.length} tokens exceed the context of ${this.options.ctxSize}`);
     }
@@ -90,6 +105,10 @@ export class Engine {
     const vocab = this.spec.config.vocab_size;
     const out: Float32Array[] = [];
     for (let at = 0; at < ids.length; at += this.options.prefillChunk) {
+      if (at > 0 && interrupted?.() === true) {
+        this.count(at, performance.now() - started, false);
+        return [];
+      }
       const chunk = ids.slice(at, at + this.options.prefillChunk);
       const last = at + chunk.length === ids.length;
       const logits = await this.run(chunk, allPositions ? 0 : 1);
@@ -115,7 +134,7 @@ export class Engine {
     const recent = recentWindow(this.history, token, choice.sampling.repeatLastN);
     let sampled: number[];
     try {
-      sampled = await this.stages[0]!.decode({ ...choice, start, ids: [token], steps, recent });
+      sampled = await this.turns.take(() => this.stages[0]!.decode({ ...choice, start, ids: [token], steps, recent }));
     } catch (err) {
       this.stages[0]!.truncate(start);
       throw err;

@@ -21,6 +21,12 @@ export interface ServedModel {
   close(): Promise<void>;
 }
 
+/**
+ * Renderings a server keeps: a chat page sends its whole history each turn, whose earlier prefixes are then kept,
+ * while a request may hold a megabyte of text, so far fewer than a terminal chat's (at most about 64 MB).
+ */
+const SERVED_RENDERINGS = 32;
+
 /** Loads the sessions (`options.caches` slots) while the tokenizer loads on this thread. */
 export async function openServedModel(dir: string, options: EngineLoadOptions): Promise<ServedModel> {
   const loading = openSlotEngines(dir, options);
@@ -32,7 +38,7 @@ export async function openServedModel(dir: string, options: EngineLoadOptions): 
     if (loaded instanceof Error) throw loaded;
     const engine = slots.engines[0]!;
     const defaults = await readGenerationDefaults(dir, engine.spec.config);
-    const template = loaded.chatTemplate !== undefined ? new ChatTemplate(loaded.chatTemplate, loaded.bosToken) : undefined;
+    const template = loaded.chatTemplate !== undefined ? new ChatTemplate(loaded.chatTemplate, loaded.bosToken, SERVED_RENDERINGS) : undefined;
     return { engines: slots.engines, tokenizer: loaded, template, defaults, stopIds: stopIdsOf(defaults, loaded), options: engine.options, close: slots.close };
   } catch (err) {
     await slots.close();

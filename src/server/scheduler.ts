@@ -27,6 +27,7 @@ export class Scheduler<S> {
 
   /** A slot, at once or when the requests before this one are served; `signal` (the client went away) leaves the queue. */
   acquire(signal: AbortSignal): Promise<S> {
+    if (signal.aborted) return Promise.reject(signal.reason);
     const slot = this.free.pop();
     if (slot !== undefined) return Promise.resolve(slot);
     if (this.waiting.length >= this.maxQueue) {

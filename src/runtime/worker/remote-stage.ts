@@ -3,6 +3,7 @@ import type { StagePlan } from '../../onnx/stages.js';
 import type { ExecutionProvider } from '../../quantize/precision.js';
 import { GemmaError } from '../../util/errors.js';
 import { Engine, type EngineOptions } from '../engine.js';
+import { Turns } from '../turns.js';
 import { readExport, type ExportInfo } from '../model-session.js';
 import { engineOptions, type EngineLoadOptions } from '../runtime.js';
 import type { DecodeInput } from '../loop-feeds.js';
@@ -130,7 +131,7 @@ export async function openWorkerEngine(dir: string, options: EngineLoadOptions):
   return new Engine(info.manifest, info.spec, stages, engineOpts);
 }
 
-/** Engines sharing one set of worker stages, each over its own KV caches (`options.caches` of them); closing them ends the workers. */
+/** Engines sharing one set of worker stages, each over its own KV caches (`options.caches` of them), their graph runs taking turns; closing them ends the workers. */
 export interface SlotEngines {
   engines: Engine[];
   close(): Promise<void>;
@@ -138,6 +139,7 @@ export interface SlotEngines {
 
 export async function openSlotEngines(dir: string, options: EngineLoadOptions): Promise<SlotEngines> {
   const { info, engineOpts, stages } = await openExportStages(dir, options);
-  const engines = Array.from({ length: options.caches ?? 1 }, (_, i) => new Engine(info.manifest, info.spec, stages.map((s) => s.slot(i)), engineOpts));
+  const turns = new Turns();
+  const engines = Array.from({ length: options.caches ?? 1 }, (_, i) => new Engine(info.manifest, info.spec, stages.map((s) => s.slot(i)), engineOpts, turns));
   return { engines, close: async () => void (await Promise.all(stages.map((s) => s.close()))) };
 }

@@ -6,7 +6,7 @@ import { exportModel } from '../../../src/export/export.js';
 import type { WeightFormat } from '../../../src/quantize/precision.js';
 import type { Engine } from '../../../src/runtime/engine.js';
 import { loadEngine } from '../../../src/runtime/runtime.js';
-import { openWorkerEngine } from '../../../src/runtime/worker/remote-stage.js';
+import { openSlotEngines, openWorkerEngine } from '../../../src/runtime/worker/remote-stage.js';
 import { bindingCheckpoint, PROMPT, tempDir } from '../../helpers/models.js';
 
 const fp32: WeightFormat = { precision: 'fp32', blockSize: 32, asymmetric: false, accuracyLevel: 0, keepEmbeddings: false, ep: 'cpu', attention: 'ops' };
@@ -76,5 +76,40 @@ describe('the engine over its stages: one graph or two, in this thread or in wor
     await assert.rejects(workers.feed(Array(200).fill(5)), /200 tokens exceed the context of 128/);
     assert.equal(workers.tokens.length, 0);
     assert.equal(maxDiff(await logits(workers, 24), await logits(two, 24)), 0);
+  });
+
+  test('an interrupted prompt stops between chunks: what ran stays cached and counted, nothing is returned', async () => {
+    const chunked = await loadEngine(join(root, 'one'), { threads: 1, prefillChunk: 8 });
+    try {
+      let polls = 0;
+      assert.deepEqual(await chunked.feed(PROMPT, false, () => ++polls > 1), []);
+      assert.deepEqual([polls, chunked.tokens, chunked.counters.prefillTokens], [2, PROMPT.slice(0, 16), 16]);
+      assert.equal((await chunked.feed(PROMPT.slice(16), false, () => true)).length, 1, 'one chunk left: nothing to interrupt');
+    } finally {
+      await chunked.close();
+    }
+  });
+
+  test('slots share the workers\' sessions, each with its own cache: interleaved prompts give the logits each gives alone', async () => {
+    const slots = await openSlotEngines(join(root, 'two'), { threads: 1, caches: 2 });
+    try {
+      const [a, b] = slots.engines as [Engine, Engine];
+      const other = [...PROMPT].reverse();
+      const lastLogits = async (e: Engine, ids: number[]): Promise<Float32Array> => {
+        e.rollback(0);
+        await e.feed(ids.slice(0, 12));
+        return Float32Array.from((await e.feed(ids.slice(12)))[0]!);
+      };
+      const alone = [await lastLogits(a, PROMPT), await lastLogits(b, other)];
+      a.rollback(0);
+      b.rollback(0);
+      const together = await Promise.all([a.feed(PROMPT.slice(0, 12)), b.feed(other.slice(0, 12))]);
+      assert.equal(together.length, 2);
+      const rest = await Promise.all([a.feed(PROMPT.slice(12)), b.feed(other.slice(12))]);
+      assert.equal(maxDiff(rest.map((r) => r[0]!), alone), 0);
+      assert.deepEqual([a.tokens, b.tokens], [PROMPT, other]);
+    } finally {
+      await slots.close();
+    }
   });
 });

@@ -36,3 +36,10 @@ test('no system text leaves the first message as it is', () => {
   assert.equal(foldSystem(undefined, 'Hi'), 'Hi');
   assert.equal(foldSystem('', 'Hi'), 'Hi');
 });
+
+test('the renderings kept are bounded by the capacity, least recently used dropped', () => {
+  const small = new ChatTemplate(config.chat_template, '<bos>', 2);
+  const kept = (small as unknown as { rendered: Map<string, string> }).rendered;
+  for (const content of ['a', 'b', 'a', 'c']) small.render([{ role: 'user', content }], true);
+  assert.deepEqual([...kept.values()].map((text) => text.includes('user\na') ? 'a' : text.includes('user\nc') ? 'c' : 'b'), ['a', 'c']);
+});

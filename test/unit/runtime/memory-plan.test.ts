@@ -35,6 +35,8 @@ test('the estimate for the published shapes, piece by piece', () => {
   const cuda = estimateMemory(plan('2b', 'int4', 1.48e9, 'cuda'), 8192);
   assert.equal(cuda.kvCache, 8192 * 106_496, 'the fp16 cache is kept on the host');
   assert.equal(cuda.activations, 0, 'attention and MLP run in device memory, not checked');
+  const slots = estimateMemory({ ...plan('9b', 'int8', 10e9), caches: 3 }, 8192);
+  assert.deepEqual([slots.kvCache, slots.activations], [3 * e9.kvCache, e9.activations], "gemma serve --parallel 3: three caches, one run's activations at a time");
 });
 
 test('the cache is counted at its capacity, which grows by steps', () => {

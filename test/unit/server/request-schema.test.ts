@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ApiError } from '../../../src/server/api-error.js';
-import { chatRequest, completionRequest, parseJson } from '../../../src/server/request-schema.js';
+import { chatRequest, completionRequest, MAX_MESSAGES, parseJson } from '../../../src/server/request-schema.js';
 import { templateMessages } from '../../../src/server/routes.js';
 
 const user = [{ role: 'user', content: 'Hi' }];
@@ -29,7 +29,8 @@ describe('request schema', () => {
     const cases: [unknown, string | null, RegExp][] = [
       [[], null, /must be a JSON object/],
       [{}, 'messages', /'messages' is required/],
-      [{ messages: [] }, 'messages', /non-empty list/],
+      [{ messages: [] }, 'messages', /list of 1 to 512 messages/],
+      [{ messages: Array(513).fill(user[0]) }, 'messages', /list of 1 to 512 messages, found \[/],
       [{ messages: user, temperature: 'hot' }, 'temperature', /'temperature' must be a number from 0 to 2, found "hot"/],
       [{ messages: user, temperature: 2.5 }, 'temperature', /from 0 to 2/],
       [{ messages: user, top_p: -0.1 }, 'top_p', /from 0 to 1/],
@@ -52,6 +53,10 @@ describe('request schema', () => {
       assert.equal(r.param, param, JSON.stringify(body));
       assert.match(r.message, message);
     }
+  });
+
+  test('a chat of MAX_MESSAGES messages is accepted', () => {
+    assert.equal(chatRequest({ messages: Array(MAX_MESSAGES).fill(user[0]) }).messages.length, MAX_MESSAGES);
   });
 
   test('a completion request takes a string or a list of one; echo, suffix and best_of are refused', () => {

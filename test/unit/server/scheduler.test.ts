@@ -15,6 +15,8 @@ test('slots go to requests in arrival order; beyond the queue a request is refus
   gone.abort(new Error('gone'));
   await assert.rejects(leaving, /gone/);
   assert.equal(s.queued, 1);
+  await assert.rejects(s.acquire(gone.signal), /gone/, 'a client gone before it asks does not queue');
+  assert.equal(s.queued, 1);
   const second = s.acquire(none).then((slot) => order.push(`second ${slot}`));
   s.release('a');
   await first;
