@@ -8,6 +8,8 @@ export class ApiError extends Error {
     /** The request field at fault, as OpenAI names it (`messages[1].content`). */
     readonly param: string | null = null,
     readonly code: string | null = null,
+    /** Headers the answer carries besides the body's (405's `Allow`). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }

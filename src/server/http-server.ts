@@ -6,7 +6,7 @@ import type { WireTurnOptions } from '../runtime/worker/remote-runtime.js';
 import { ApiError } from './api-error.js';
 import { MAX_BODY_BYTES, parseJson } from './request-schema.js';
 import { asApiError, sendError } from './responses.js';
-import { ROUTES, type Exchange, type Route, type ServerContext } from './routes.js';
+import { MODEL_PATH, MODEL_ROUTE, ROUTES, type Exchange, type Route, type ServerContext } from './routes.js';
 import { Scheduler } from './scheduler.js';
 
 export interface ServerOptions {
@@ -52,13 +52,20 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The route of a fixed path, or of one model's path (`/v1/models/{id}`). */
+function findRoute(path: string): Route | undefined {
+  if (Object.hasOwn(ROUTES, path)) return ROUTES[path];
+  return path.startsWith(MODEL_PATH) ? MODEL_ROUTE : undefined;
+}
+
 function routeOf(req: IncomingMessage): { route: Route; method: 'GET' | 'POST' } {
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-  const route = Object.hasOwn(ROUTES, path) ? ROUTES[path]! : undefined;
+  const route = findRoute(path);
   if (route === undefined) throw new ApiError(404, `no such endpoint: ${req.method} ${path}`, 'invalid_request_error', null, 'not_found');
   const method = req.method === 'GET' || req.method === 'POST' ? req.method : undefined;
   if (method === undefined || route.methods[method] === undefined) {
-    throw new ApiError(405, `${path} takes ${Object.keys(route.methods).join(' or ')}, not ${req.method}`, 'invalid_request_error', null, 'method_not_allowed');
+    const allowed = Object.keys(route.methods);
+    throw new ApiError(405, `${path} takes ${allowed.join(' or ')}, not ${req.method}`, 'invalid_request_error', null, 'method_not_allowed', { Allow: allowed.join(', ') });
   }
   return { route, method };
 }
@@ -96,7 +103,7 @@ export function createApiServer(model: ServedModel, options: ServerOptions): Ser
       .catch((err: unknown) => {
         const error = asApiError(err);
         // A refused body is not read to its end: the connection closes after the answer.
-        sendError(res, error, error.status === 413 ? { Connection: 'close' } : {});
+        sendError(res, error, { ...error.headers, ...(error.status === 413 ? { Connection: 'close' } : {}) });
       })
       .finally(() => options.log?.(`${req.method} ${req.url} ${ex.signal.aborted ? 'closed by the client' : res.statusCode} ${Math.round(performance.now() - started)} ms`));
   });

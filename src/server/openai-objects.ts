@@ -48,6 +48,8 @@ export function usageChunk(meta: AnswerMeta, object: 'chat.completion.chunk' | '
   return { ...meta, object, choices: [], usage: u };
 }
 
+export const modelObject = (id: string, created: number): object => ({ id, object: 'model', created, owned_by: 'gemma' });
+
 export function modelList(id: string, created: number): object {
-  return { object: 'list', data: [{ id, object: 'model', created, owned_by: 'gemma' }] };
+  return { object: 'list', data: [modelObject(id, created)] };
 }

@@ -9,7 +9,7 @@ import { GemmaError } from '../util/errors.js';
 import { ApiError, badRequest } from './api-error.js';
 import { answer, requestTurn, type Answer } from './generation.js';
 import {
-  answerMeta, chatChunk, chatCompletion, modelList, textChunk, textCompletion, usage, usageChunk, type AnswerMeta, type FinishReason, type Usage,
+  answerMeta, chatChunk, chatCompletion, modelList, modelObject, textChunk, textCompletion, usage, usageChunk, type AnswerMeta, type FinishReason, type Usage,
 } from './openai-objects.js';
 import { chatRequest, completionRequest, type GenerationRequest, type RequestMessage } from './request-schema.js';
 import type { Scheduler } from './scheduler.js';
@@ -153,6 +153,27 @@ export interface Route {
   /** Served without the API key: the page and the health check. */
   open?: true;
 }
+
+/** A path segment with its %-escapes decoded; left as it is where they are malformed (it then names no model). */
+function decodedPath(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** `GET /v1/models/{id}`: the served model, or 404 for any other id (OpenAI's `model_not_found`). */
+export const MODEL_PATH = '/v1/models/';
+export const MODEL_ROUTE: Route = {
+  methods: {
+    GET: async (ctx, ex) => {
+      const id = decodedPath(new URL(ex.req.url ?? '/', 'http://localhost').pathname.slice(MODEL_PATH.length));
+      if (id !== ctx.name) throw new ApiError(404, `this server serves ${ctx.name}, not ${id}`, 'invalid_request_error', 'model', 'model_not_found');
+      sendJson(ex.res, 200, modelObject(ctx.name, ctx.started));
+    },
+  },
+};
 
 export const ROUTES: Record<string, Route> = {
   '/': { open: true, methods: { GET: pageFile('index.html', 'text/html; charset=utf-8') } },
