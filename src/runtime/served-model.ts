@@ -1,7 +1,6 @@
-import { ChatTemplate, type ChatMessage } from './chat-template.js';
 import type { EngineLike, EngineOptions } from './engine.js';
 import { readGenerationDefaults, type GenerationDefaults } from './generation-config.js';
-import { RenderedChat } from './rendered-chat.js';
+import { Prompts } from './prompts.js';
 import { stopIdsOf, type EngineLoadOptions } from './runtime.js';
 import { loadTokenizer, type GemmaTokenizer } from './tokenizer.js';
 import { openSlotEngines } from './worker/remote-stage.js';
@@ -12,9 +11,12 @@ import { openSlotEngines } from './worker/remote-stage.js';
  */
 export interface ServedModel {
   engines: EngineLike[];
+  /** Decodes answers on this thread. */
   tokenizer: GemmaTokenizer;
-  /** Absent when the model has none: only raw completion then. */
-  template: ChatTemplate | undefined;
+  /** Builds prompts in a worker. */
+  prompts: Prompts;
+  /** Without a chat template only raw completion is served. */
+  hasTemplate: boolean;
   defaults: GenerationDefaults;
   stopIds: ReadonlySet<number>;
   options: EngineOptions;
@@ -38,21 +40,11 @@ export async function openServedModel(dir: string, options: EngineLoadOptions): 
     if (loaded instanceof Error) throw loaded;
     const engine = slots.engines[0]!;
     const defaults = await readGenerationDefaults(dir, engine.spec.config);
-    const template = loaded.chatTemplate !== undefined ? new ChatTemplate(loaded.chatTemplate, loaded.bosToken, SERVED_RENDERINGS) : undefined;
-    return { engines: slots.engines, tokenizer: loaded, template, defaults, stopIds: stopIdsOf(defaults, loaded), options: engine.options, close: slots.close };
+    const prompts = await Prompts.open(dir, SERVED_RENDERINGS);
+    const close = async (): Promise<void> => void (await Promise.all([slots.close(), prompts.close()]));
+    return { engines: slots.engines, tokenizer: loaded, prompts, hasTemplate: loaded.chatTemplate !== undefined, defaults, stopIds: stopIdsOf(defaults, loaded), options: engine.options, close };
   } catch (err) {
     await slots.close();
     throw err;
   }
 }
-
-/**
- * A whole chat's prompt: the template's text as control tokens and every message's content as
- * text, so that what a client writes cannot forge a turn (docs/runtime.md, "Tokens").
- */
-export function chatPrompt(tokenizer: GemmaTokenizer, template: ChatTemplate, messages: ChatMessage[]): number[] {
-  return tokenizer.encodePieces(new RenderedChat(template, messages, true).pieces(0, 'text'));
-}
-
-/** Plain completion's prompt: BOS and the text, read as text. */
-export const completionPrompt = (tokenizer: GemmaTokenizer, text: string): number[] => [tokenizer.bosId, ...tokenizer.encode(text, 'text')];

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { foldSystem, type ChatMessage } from '../runtime/chat-template.js';
 import type { EngineLike } from '../runtime/engine.js';
-import { chatPrompt, completionPrompt, type ServedModel } from '../runtime/served-model.js';
+import type { ServedModel } from '../runtime/served-model.js';
 import type { WireTurnOptions } from '../runtime/worker/remote-runtime.js';
 import { GemmaError } from '../util/errors.js';
 import { ApiError, badRequest } from './api-error.js';
@@ -118,11 +118,10 @@ export function templateMessages(messages: RequestMessage[]): ChatMessage[] {
 
 const chatCompletions: Handler = async (ctx, ex, body) => {
   const request = chatRequest(body);
-  const template = ctx.model.template;
-  if (template === undefined) throw badRequest('this model has no chat template: use /v1/completions', 'messages');
+  if (!ctx.model.hasTemplate) throw badRequest('this model has no chat template: use /v1/completions', 'messages');
   let tokens: number[];
   try {
-    tokens = chatPrompt(ctx.model.tokenizer, template, templateMessages(request.messages));
+    tokens = await ctx.model.prompts.chat(templateMessages(request.messages));
   } catch (err) {
     // The model's template refuses some conversations (roles that do not alternate): the client's to fix.
     if (err instanceof GemmaError) throw badRequest(err.message, 'messages');
@@ -133,7 +132,7 @@ const chatCompletions: Handler = async (ctx, ex, body) => {
 
 const completions: Handler = async (ctx, ex, body) => {
   const request = completionRequest(body);
-  await serveAnswer(ctx, ex, request, completionPrompt(ctx.model.tokenizer, request.prompt), TEXT_FORMAT, 'prompt');
+  await serveAnswer(ctx, ex, request, await ctx.model.prompts.completion(request.prompt), TEXT_FORMAT, 'prompt');
 };
 
 /** One of the chat page's fixed files (no directory is served); a 404 error while the page is not installed. */
