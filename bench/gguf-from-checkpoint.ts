@@ -6,14 +6,22 @@
  * "output" type: Q6_K for Q4_0, Q8_0 for Q8_0 (src/llama-quant.cpp, llama_tensor_get_type_impl).
  *
  *   node dist/bench/gguf-from-checkpoint.js <checkpoint-dir> --type q4_0|q8_0|f32 [--out file.gguf] [--embd-type q6_k|q8_0|q4_0|f16]
+ *   node dist/bench/gguf-from-checkpoint.js --shape 27b [--seed 42] --type q4_0 --out file.gguf
+ *
+ * With --shape, the weights are generated as they are written, from the seed, without a checkpoint on disk: the
+ * same weights as bench/convert-shaped.ts's export of that shape and seed (and as bench/shaped-checkpoint.ts's
+ * checkpoint), so that a 27B peer needs room for the two converted files only, not for 54 GB of BF16 as well.
  */
-import { basename, resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openCheckpoint, type Checkpoint } from '../src/checkpoint/checkpoint.js';
+import { openRandomSource } from '../src/checkpoint/random-source.js';
 import { attnWeight, EMBED_TOKENS, FINAL_NORM, mlpWeight, normWeight, type LayerNorm } from '../src/checkpoint/tensor-names.js';
 import { encodeRows, GgmlType, typeName, type GgmlTypeId } from './ggml-quants.js';
 import { vocabMetadata } from './gguf-vocab.js';
 import { tensorBytes, writeGguf, type MetaValue, type TensorPlan } from './gguf-writer.js';
+import { prepareTokenizer, shapedOptions, SHAPES, type Shape } from './shaped-checkpoint.js';
 
 export type FileType = 'q4_0' | 'q8_0' | 'f32';
 const FILE_TYPE: Record<FileType, { weights: GgmlTypeId; embd: GgmlTypeId; ftype: number }> = {
@@ -120,42 +128,60 @@ export interface ConvertResult {
 }
 
 export async function convertToGguf(dir: string, out: string, type: FileType, embdOverride?: GgmlTypeId): Promise<ConvertResult> {
-  const started = performance.now();
   const ckpt = await openCheckpoint(dir);
   try {
-    checkSupported(ckpt);
-    const { weights, embd, ftype } = FILE_TYPE[type];
-    const tensors = plan(ckpt, weights, embdOverride ?? embd);
-    const c = ckpt.spec.config;
-    const eos = Array.isArray(c.eos_token_id) ? c.eos_token_id[0]! : c.eos_token_id;
-    const metadata = [
-      ...architectureMetadata(ckpt, basename(dir), ftype),
-      ...(await vocabMetadata(dir, { bos: c.bos_token_id, eos, pad: c.pad_token_id, vocabSize: c.vocab_size })),
-    ];
-    const planned = tensors.reduce((s, t) => s + tensorBytes(t), 0);
-    process.stderr.write(`writing ${out}: ${tensors.length} tensors, ${(planned / 1e9).toFixed(2)} GB of data\n`);
-    const bytes = await writeGguf(out, metadata, tensors, (t) => encodeTensor(ckpt, tensors.find((x) => x.name === t.name)!));
-    return { path: out, bytes, seconds: (performance.now() - started) / 1000, embdType: typeName(embdOverride ?? embd) };
+    return await writeGgufOf(ckpt, basename(dir), out, type, embdOverride);
   } finally {
     await ckpt.close();
+  }
+}
+
+/** The GGUF of an opened checkpoint or generated source, whose folder holds its config and tokenizer files. */
+export async function writeGgufOf(ckpt: Checkpoint, name: string, out: string, type: FileType, embdOverride?: GgmlTypeId): Promise<ConvertResult> {
+  const started = performance.now();
+  checkSupported(ckpt);
+  const { weights, embd, ftype } = FILE_TYPE[type];
+  const tensors = plan(ckpt, weights, embdOverride ?? embd);
+  const c = ckpt.spec.config;
+  const eos = Array.isArray(c.eos_token_id) ? c.eos_token_id[0]! : c.eos_token_id;
+  const metadata = [
+    ...architectureMetadata(ckpt, name, ftype),
+    ...(await vocabMetadata(ckpt.dir, { bos: c.bos_token_id, eos, pad: c.pad_token_id, vocabSize: c.vocab_size })),
+  ];
+  const planned = tensors.reduce((s, t) => s + tensorBytes(t), 0);
+  process.stderr.write(`writing ${out}: ${tensors.length} tensors, ${(planned / 1e9).toFixed(2)} GB of data\n`);
+  const bytes = await writeGguf(out, metadata, tensors, (t) => encodeTensor(ckpt, tensors.find((x) => x.name === t.name)!));
+  return { path: out, bytes, seconds: (performance.now() - started) / 1000, embdType: typeName(embdOverride ?? embd) };
+}
+
+/** The GGUF of a shape's generated weights (seeded), from a source folder holding only its config and tokenizer. */
+async function generatedGguf(shape: Shape, seed: number, out: string, type: FileType, embd: GgmlTypeId | undefined): Promise<ConvertResult> {
+  const tokenizerDir = await prepareTokenizer(dirname(out));
+  const sourceDir = `${out}.source`;
+  try {
+    return await writeGgufOf(await openRandomSource(sourceDir, shapedOptions(shape, tokenizerDir, seed)), `gemma-2-${shape}-random-bf16`, out, type, embd);
+  } finally {
+    await rm(sourceDir, { recursive: true, force: true });
+    await rm(tokenizerDir, { recursive: true, force: true });
   }
 }
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { type: { type: 'string', default: 'q4_0' }, out: { type: 'string' }, 'embd-type': { type: 'string' } },
+    options: { type: { type: 'string', default: 'q4_0' }, out: { type: 'string' }, 'embd-type': { type: 'string' }, shape: { type: 'string' }, seed: { type: 'string', default: '42' } },
   });
   const dir = positionals[0];
-  const type = values.type;
-  if (dir === undefined || (type !== 'q4_0' && type !== 'q8_0' && type !== 'f32')) {
-    throw new Error('usage: gguf-from-checkpoint <checkpoint-dir> --type q4_0|q8_0|f32 [--out file.gguf] [--embd-type q6_k|q8_0|q4_0|f16]');
+  const { type, shape } = values;
+  if ((dir === undefined) === (shape === undefined) || (type !== 'q4_0' && type !== 'q8_0' && type !== 'f32')) {
+    throw new Error('usage: gguf-from-checkpoint <checkpoint-dir> | --shape 2b|9b|27b [--seed 42], --type q4_0|q8_0|f32 [--out file.gguf] [--embd-type q6_k|q8_0|q4_0|f16]');
   }
+  if (shape !== undefined && !Object.hasOwn(SHAPES, shape)) throw new Error(`unknown shape ${shape}; choose from ${Object.keys(SHAPES).join(', ')}`);
   const embdName = values['embd-type'];
   const embd = embdName === undefined ? undefined : EMBD_TYPES[embdName];
   if (embdName !== undefined && embd === undefined) throw new Error(`--embd-type must be one of ${Object.keys(EMBD_TYPES).join(', ')}`);
-  const out = resolve(values.out ?? `${resolve(dir)}-${type}.gguf`);
-  const r = await convertToGguf(resolve(dir), out, type, embd);
+  const out = resolve(values.out ?? `${resolve(dir ?? `gemma-2-${shape}-random`)}-${type}.gguf`);
+  const r = dir !== undefined ? await convertToGguf(resolve(dir), out, type, embd) : await generatedGguf(shape as Shape, Number(values.seed), out, type, embd);
   process.stdout.write(`${r.path}: ${(r.bytes / 1e9).toFixed(3)} GB in ${r.seconds.toFixed(1)} s (token_embd ${r.embdType})\n`);
 }
 
