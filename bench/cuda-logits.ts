@@ -36,20 +36,34 @@ interface Run {
   loopMs: number;
 }
 
+/**
+ * The prompt's logits at every position and a greedy continuation one step per run (model.onnx), then the same
+ * continuation from one run of the decode loop (decode-loop.onnx, loaded on its own: it returns the last position's
+ * logits only, so it cannot give the prompt's).
+ */
 async function runOn(dir: string, ep: ExecutionProvider): Promise<Run> {
-  const engine = await loadEngine(dir, { threads: 1, ep, ctxSize: BINDING_CONFIG.max_position_embeddings, prefillChunk: 512, decodeSteps: STEPS });
+  const options = { threads: 1, ep, ctxSize: BINDING_CONFIG.max_position_embeddings, prefillChunk: 512 };
+  const steps = await loadEngine(dir, options);
+  let prompt: Float32Array[];
+  const greedy: number[] = [];
+  let ms: number;
   try {
     const started = performance.now();
-    const prompt = (await engine.feed(PROMPT, true)).map((l) => l.slice());
-    const greedy = [argmax(prompt[prompt.length - 1]!)];
-    while (greedy.length < STEPS) greedy.push(argmax((await engine.feed([greedy[greedy.length - 1]!]))[0]!));
-    const ms = performance.now() - started;
-    engine.rollback(PROMPT.length);
+    prompt = (await steps.feed(PROMPT, true)).map((l) => l.slice());
+    greedy.push(argmax(prompt[prompt.length - 1]!));
+    while (greedy.length < STEPS) greedy.push(argmax((await steps.feed([greedy[greedy.length - 1]!]))[0]!));
+    ms = performance.now() - started;
+  } finally {
+    await steps.close();
+  }
+  const loop = await loadEngine(dir, { ...options, decodeSteps: STEPS });
+  try {
+    await loop.feed(PROMPT);
     const loopStarted = performance.now();
-    const loopGreedy = [greedy[0]!, ...(await engine.decode(greedy[0]!, STEPS - 1, { sampling: GREEDY, stopIds: [], draws: new Float64Array(STEPS - 1) }))];
+    const loopGreedy = [greedy[0]!, ...(await loop.decode(greedy[0]!, STEPS - 1, { sampling: GREEDY, stopIds: [], draws: new Float64Array(STEPS - 1) }))];
     return { prompt, greedy, ms, loopGreedy, loopMs: performance.now() - loopStarted };
   } finally {
-    await engine.close();
+    await loop.close();
   }
 }
 
@@ -73,6 +87,7 @@ async function checkKernel(root: string, attention: AttentionKernel, exact: Run)
     '',
     `Greedy continuation: the first ${agreement(onCuda.greedy, onCpu.greedy)} of ${STEPS} tokens equal the CPU EP's, the first ${agreement(onCuda.greedy, exact.greedy)} the fp32 export's.`,
     `Decode loop on CUDA (${STEPS - 1} steps in one run, ${onCuda.loopMs.toFixed(0)} ms; step by step ${onCuda.ms.toFixed(0)} ms with the prompt): the first ${agreement(onCuda.loopGreedy, onCpu.greedy)} of ${STEPS} tokens equal the CPU EP's step by step, the first ${agreement(onCuda.loopGreedy, onCuda.greedy)} CUDA's step by step.`,
+    '',
     '',
   ].join('\n'));
   return epError.maxAbs < MAX_EP_DIFFERENCE && agreement(onCuda.loopGreedy, onCpu.greedy) === STEPS;

@@ -1,4 +1,4 @@
-import type { ExecutionProvider, Scheme } from '../quantize/precision.js';
+import { DEFAULT_ATTENTION, type AttentionKernel, type ExecutionProvider, type Scheme } from '../quantize/precision.js';
 import type { BenchResult } from '../runtime/bench.js';
 import { formatBytes } from './progress.js';
 
@@ -10,6 +10,7 @@ export interface BenchReport {
   blockSize: number | null;
   /** null for fp32 */
   scheme: Scheme | null;
+  attention: AttentionKernel;
   sizeBytes: number;
   ep: ExecutionProvider;
   threads: number | 'auto';
@@ -22,7 +23,7 @@ export interface BenchReport {
 
 export function toJson(r: BenchReport): Record<string, unknown> {
   return {
-    model: r.model, source: r.source, variant: r.variant, precision: r.precision, block_size: r.blockSize, scheme: r.scheme,
+    model: r.model, source: r.source, variant: r.variant, precision: r.precision, block_size: r.blockSize, scheme: r.scheme, attention: r.attention,
     size_bytes: r.sizeBytes, ep: r.ep, threads: r.threads, load_ms: Math.round(r.loadMs),
     ttft: { prompt_tokens: r.ttftPrompt, ms: Math.round(r.ttftMs) }, peak_rss_bytes: r.peakRssBytes,
     tests: r.tests.map((t) => ({
@@ -34,14 +35,15 @@ export function toJson(r: BenchReport): Record<string, unknown> {
 }
 
 export function toCsv(r: BenchReport): string {
-  const head = 'model,size_bytes,precision,block_size,scheme,ep,threads,test,n_tokens,depth,avg_ts,stddev_ts';
-  const rows = r.tests.map((t) => [r.model, r.sizeBytes, r.precision, r.blockSize ?? '', r.scheme ?? '', r.ep, r.threads, t.kind, t.tokens, t.depth, t.avgTps.toFixed(3), t.stddevTps.toFixed(3)].join(','));
+  const head = 'model,size_bytes,precision,block_size,scheme,attention,ep,threads,test,n_tokens,depth,avg_ts,stddev_ts';
+  const rows = r.tests.map((t) => [r.model, r.sizeBytes, r.precision, r.blockSize ?? '', r.scheme ?? '', r.attention, r.ep, r.threads, t.kind, t.tokens, t.depth, t.avgTps.toFixed(3), t.stddevTps.toFixed(3)].join(','));
   return `${[head, ...rows].join('\n')}\n`;
 }
 
 /** llama-bench's markdown table, plus the load, time-to-first-token and memory line. */
 export function toMarkdown(r: BenchReport): string {
-  const quant = r.blockSize === null ? r.precision : `${r.precision} b${r.blockSize}${r.scheme === 'asymmetric' ? ' asym' : ''}`;
+  const layout = r.blockSize === null ? r.precision : `${r.precision} b${r.blockSize}${r.scheme === 'asymmetric' ? ' asym' : ''}`;
+  const quant = r.attention === DEFAULT_ATTENTION ? layout : `${layout} ${r.attention}`;
   const rows = r.tests.map((t) => `| ${r.model} | ${formatBytes(r.sizeBytes)} | ${quant} | ${r.ep} | ${r.threads} | ${t.name} | ${t.avgTps.toFixed(2)} ± ${t.stddevTps.toFixed(2)} |`);
   return [
     '| model | size | weights | ep | threads | test | t/s |',

@@ -55,7 +55,7 @@ async function bench(model: string, o: BenchOptions): Promise<void> {
     const w = engine.manifest.weights;
     const report: BenchReport = {
       model, source: engine.manifest.source.label, variant: variantName(w), precision: w.precision,
-      blockSize: w.precision === 'fp32' ? null : w.blockSize, scheme: w.precision === 'fp32' ? null : w.asymmetric ? 'asymmetric' : 'symmetric', sizeBytes: sizes.reduce((a, b) => a + b, 0), ep,
+      blockSize: w.precision === 'fp32' ? null : w.blockSize, scheme: w.precision === 'fp32' ? null : w.asymmetric ? 'asymmetric' : 'symmetric', attention: w.attention, sizeBytes: sizes.reduce((a, b) => a + b, 0), ep,
       threads: o.threads === 0 ? 'auto' : o.threads, loadMs, ttftPrompt, ttftMs,
       peakRssBytes: process.resourceUsage().maxRSS * 1024, tests: results,
     };

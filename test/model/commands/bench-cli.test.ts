@@ -6,7 +6,7 @@ import { gemma } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/models.js';
 
 interface BenchJson {
-  model: string; variant: string; precision: string; block_size: number; scheme: string; size_bytes: number; ep: string; threads: number | string;
+  model: string; variant: string; precision: string; block_size: number; scheme: string; attention: string; size_bytes: number; ep: string; threads: number | string;
   load_ms: number; ttft: { prompt_tokens: number; ms: number }; peak_rss_bytes: number;
   tests: { name: string; kind: string; n_tokens: number; depth: number; repetitions: number; avg_ts: number; stddev_ts: number;
     samples: { start_position: number; tokens: number; ms: number; tps: number }[] }[];
@@ -26,7 +26,7 @@ describe('gemma bench', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '');
     const out = JSON.parse(r.stdout) as BenchJson;
-    assert.deepEqual([out.model, out.variant, out.precision, out.block_size, out.scheme, out.ep, out.threads], ['tiny-random', 'int4-b64-asym', 'int4', 64, 'asymmetric', 'cpu', 1]);
+    assert.deepEqual([out.model, out.variant, out.precision, out.block_size, out.scheme, out.attention, out.ep, out.threads], ['tiny-random', 'int4-b64-asym', 'int4', 64, 'asymmetric', 'ops', 'cpu', 1]);
     assert.ok(out.size_bytes > 1e6 && out.load_ms > 0 && out.ttft.ms > 0 && out.peak_rss_bytes > 1e7);
     assert.equal(out.ttft.prompt_tokens, 512);
     assert.deepEqual(out.tests.map((t) => t.name), ['pp16', 'pp32', 'tg9', 'pp16 @ d40', 'pp32 @ d40', 'tg9 @ d40']);
@@ -59,7 +59,7 @@ describe('gemma bench', () => {
     assert.match(md.stdout, /time to first token \(512-token prompt\)/);
     const csv = await gemma(['bench', 'tiny-random', '-p', '8', '-n', '4', '-r', '1', '--csv'], env);
     const lines = csv.stdout.trim().split('\n');
-    assert.equal(lines[0], 'model,size_bytes,precision,block_size,scheme,ep,threads,test,n_tokens,depth,avg_ts,stddev_ts');
+    assert.equal(lines[0], 'model,size_bytes,precision,block_size,scheme,attention,ep,threads,test,n_tokens,depth,avg_ts,stddev_ts');
     assert.equal(lines.length, 3);
   });
 
