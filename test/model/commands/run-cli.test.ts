@@ -27,6 +27,16 @@ async function stats(term: Terminal, from: number): Promise<{ prompt: number; ru
   return { prompt: prompt!, run: run!, generated: generated!, at };
 }
 
+/** `gemma run <args>` on a pseudo-terminal, driven by `session`, and killed whatever happens. */
+async function inTerminal(args: string, env: Record<string, string>, session: (term: Terminal) => Promise<void>): Promise<void> {
+  const term = new Terminal(`${process.execPath} ${GEMMA_BIN} run ${args}`, env);
+  try {
+    await session(term);
+  } finally {
+    term.kill();
+  }
+}
+
 describe('gemma run', () => {
   let root: string;
   let env: Record<string, string>;
@@ -161,8 +171,7 @@ describe('gemma run, interactive on a terminal', () => {
   after(() => rm(root, { recursive: true, force: true }));
 
   test('type a message, see an answer stream, Ctrl-C stops it, /stats, /reset, Ctrl-D exits', async () => {
-    const term = new Terminal(`${process.execPath} ${GEMMA_BIN} run ${checkpoint} --seed 1`, { GEMMA_HOME: join(root, 'home') });
-    try {
+    await inTerminal(`${checkpoint} --seed 1`, { GEMMA_HOME: join(root, 'home') }, async (term) => {
       let at = await term.waitFor(/context 4096 tokens.*\n> /s);
       term.type('Hello there\r');
       const answerStart = await term.waitFor(/Hello there\s*\n/, at);
@@ -175,17 +184,14 @@ describe('gemma run, interactive on a terminal', () => {
       at = await term.waitFor(/\(new conversation\)/, at);
       term.type('\x04');
       assert.equal(await term.exited, 0);
-    } finally {
-      term.kill();
-    }
+    });
   });
 
   test('--decode-steps: the answer streams in runs of the decode loop and Ctrl-C stops it at the next run; the chat goes on', async () => {
     const out = join(root, 'one-graph');
     const quantized = await gemma(['quantize', checkpoint, '--stages', '1', '--out', out], { GEMMA_HOME: join(root, 'home') });
     assert.equal(quantized.code, 0, quantized.stderr);
-    const term = new Terminal(`${process.execPath} ${GEMMA_BIN} run ${out} --seed 1 --decode-steps 8`, { GEMMA_HOME: join(root, 'home') });
-    try {
+    await inTerminal(`${out} --seed 1 --decode-steps 8`, { GEMMA_HOME: join(root, 'home') }, async (term) => {
       let at = await term.waitFor(/context 4096 tokens.*\n> /s);
       term.type('Hello there\r');
       const answerStart = await term.waitFor(/Hello there\s*\n/, at);
@@ -199,27 +205,21 @@ describe('gemma run, interactive on a terminal', () => {
       term.type('\x04');
       assert.equal(await term.exited, 0);
       assert.doesNotMatch(term.output, /internal error/);
-    } finally {
-      term.kill();
-    }
+    });
   });
 
   test('Ctrl-C twice at the prompt exits', async () => {
-    const term = new Terminal(`${process.execPath} ${GEMMA_BIN} run ${checkpoint}`, { GEMMA_HOME: join(root, 'home') });
-    try {
+    await inTerminal(`${checkpoint}`, { GEMMA_HOME: join(root, 'home') }, async (term) => {
       const at = await term.waitFor(/\n> /);
       term.type('\x03');
       await term.waitFor(/Ctrl-C again or Ctrl-D to exit/, at);
       term.type('\x03');
       assert.equal(await term.exited, 0);
-    } finally {
-      term.kill();
-    }
+    });
   });
 
   test('a message too long for the context is refused in one line; the prompt returns and the conversation goes on', async () => {
-    const term = new Terminal(`${process.execPath} ${GEMMA_BIN} run tiny-random -c 64 -n 8 --temp 0`, { GEMMA_HOME: join(root, 'home') });
-    try {
+    await inTerminal(`tiny-random -c 64 -n 8 --temp 0`, { GEMMA_HOME: join(root, 'home') }, async (term) => {
       let at = await term.waitFor(/context 64 tokens.*\n> /s);
       term.type('Hi\r');
       at = await term.waitFor(/\n> /, at);
@@ -235,14 +235,11 @@ describe('gemma run, interactive on a terminal', () => {
       term.type('/exit\r');
       assert.equal(await term.exited, 0);
       assert.doesNotMatch(term.output, /internal error/);
-    } finally {
-      term.kill();
-    }
+    });
   });
 
   test('a """ block and a bracketed paste are one message each, newlines kept; Ctrl-C drops an open one; paste mode is on while the chat runs', async () => {
-    const term = new Terminal(`${process.execPath} ${GEMMA_BIN} run tiny-random -n 2 --temp 0`, { GEMMA_HOME: join(root, 'home') });
-    try {
+    await inTerminal(`tiny-random -n 2 --temp 0`, { GEMMA_HOME: join(root, 'home') }, async (term) => {
       let at = await term.waitFor(/\n> /);
       assert.ok(term.output.includes('\x1b[?2004h'), 'bracketed paste enabled');
       term.type('"""\r');
@@ -266,9 +263,7 @@ describe('gemma run, interactive on a terminal', () => {
       term.type('\x04');
       assert.equal(await term.exited, 0);
       assert.ok(term.output.lastIndexOf('\x1b[?2004l') > term.output.lastIndexOf('> '), 'bracketed paste disabled at exit');
-    } finally {
-      term.kill();
-    }
+    });
   });
 });
 
@@ -348,8 +343,7 @@ describe('gemma run: what the export holds, and llama.cpp conventions', () => {
   });
 
   test('-c 0 is the model\'s context and /stats shows the seed --seed -1 picked', async () => {
-    const term = new Terminal(`${process.execPath} ${GEMMA_BIN} run tiny-random -c 0 --seed -1 -n 3`, env);
-    try {
+    await inTerminal(`tiny-random -c 0 --seed -1 -n 3`, env, async (term) => {
       let at = await term.waitFor(/context 1024 tokens.*\n> /s);
       term.type('Hi\r');
       at = await term.waitFor(/\n> /, at);
@@ -357,9 +351,7 @@ describe('gemma run: what the export holds, and llama.cpp conventions', () => {
       at = await term.waitFor(/stop: max-tokens \| seed \d+/, at);
       term.type('\x04');
       assert.equal(await term.exited, 0);
-    } finally {
-      term.kill();
-    }
+    });
   });
 
   test('the help of every command taking a model says a Hub repo id works', async () => {
