@@ -43,6 +43,9 @@ export interface ExportResult {
 
 const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
 
+/** onnxruntime's CPU GroupQueryAttention kernel refuses other head sizes at run time; every Gemma 2 size (128, 256) is one. */
+const GQA_HEAD_DIM_MULTIPLE = 16;
+
 export function validateFormat(format: WeightFormat, checkpoint: Checkpoint): void {
   const { blockSize, precision, accuracyLevel } = format;
   if (!Number.isInteger(blockSize) || blockSize < 16 || blockSize > 256 || (blockSize & (blockSize - 1)) !== 0) {
@@ -53,6 +56,10 @@ export function validateFormat(format: WeightFormat, checkpoint: Checkpoint): vo
   }
   if (format.ep === 'cuda' && (precision === 'fp32' || format.keepEmbeddings)) {
     throw new GemmaError('the CUDA graph needs quantized weights (int4 or int8, embeddings included): fp32 exports are the CPU exactness reference');
+  }
+  const headDim = checkpoint.spec.config.head_dim;
+  if (format.attention === 'gqa' && headDim % GQA_HEAD_DIM_MULTIPLE !== 0) {
+    throw new GemmaError(`--attention gqa needs head_dim to be a multiple of ${GQA_HEAD_DIM_MULTIPLE} (onnxruntime's GroupQueryAttention), this model's is ${headDim}: use --attention ops`);
   }
   const hidden = checkpoint.spec.config.hidden_size;
   if (precision !== 'fp32' && !format.keepEmbeddings && hidden % blockSize !== 0) {

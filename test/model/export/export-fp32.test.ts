@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { openCheckpoint } from '../../../src/checkpoint/checkpoint.js';
 import type { ModelSpec } from '../../../src/checkpoint/config.js';
 import { normWeight } from '../../../src/checkpoint/tensor-names.js';
 import { relativeError } from '../../helpers/logit-error.js';
-import { bindingCheckpoint, BINDING_CONFIG, PROMPT, tempDir } from '../../helpers/models.js';
+import { bindingCheckpoint, BINDING_CONFIG, BINDING_OPTIONS, checkpointFor, PROMPT, tempDir } from '../../helpers/models.js';
 import { emptyPast, runStep, type ExportSessions } from '../../helpers/onnx-run.js';
-import { fp32VsReference } from '../../helpers/fp32-reference.js';
+import { FP32, fp32VsReference } from '../../helpers/fp32-reference.js';
+import { exportModel } from '../../../src/export/export.js';
+import { GemmaError } from '../../../src/util/errors.js';
 import { ATTENTION_KERNELS } from '../../../src/quantize/precision.js';
 import { referenceForward, type ReferenceOptions, type ReferenceResult, type Weights } from '../../reference/gemma2-reference.js';
 
@@ -107,3 +109,18 @@ async function incremental(session: ExportSessions, spec: ModelSpec, ids: number
   }
   return out;
 }
+
+test('--attention gqa on a head_dim the fused kernel cannot take is refused in one line, before anything is written', async () => {
+  const config = { ...BINDING_CONFIG, head_dim: 24 };
+  const checkpoint = await checkpointFor('head-dim-24', config, BINDING_OPTIONS);
+  const root = await tempDir('gqa-head-dim');
+  try {
+    const outDir = join(root, 'out');
+    await assert.rejects(exportModel({ checkpointDir: checkpoint, outDir, format: { ...FP32, attention: 'gqa' }, label: 'head_dim 24' }),
+      (err: unknown) => err instanceof GemmaError && /^--attention gqa needs head_dim to be a multiple of 16 .* this model's is 24: use --attention ops$/.test(err.message));
+    assert.deepEqual(await readdir(root), []);
+    await exportModel({ checkpointDir: checkpoint, outDir, format: FP32, label: 'head_dim 24' });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
