@@ -37,6 +37,15 @@ async function inTerminal(args: string, env: Record<string, string>, session: (t
   }
 }
 
+/** Sends `message`, waits for 20 characters of the answer, stops it with Ctrl-C: where the prompt came back. */
+async function interruptedAnswer(term: Terminal, message: string, at: number): Promise<number> {
+  term.type(`${message}\r`);
+  const answerStart = await term.waitFor(new RegExp(`${message}\\s*\\n`), at);
+  await term.waitFor(/[\s\S]{20}/, answerStart);
+  term.type('\x03');
+  return term.waitFor(/\[interrupted\][\s\S]*> /, answerStart);
+}
+
 describe('gemma run', () => {
   let root: string;
   let env: Record<string, string>;
@@ -173,11 +182,7 @@ describe('gemma run, interactive on a terminal', () => {
   test('type a message, see an answer stream, Ctrl-C stops it, /stats, /reset, Ctrl-D exits', async () => {
     await inTerminal(`${checkpoint} --seed 1`, { GEMMA_HOME: join(root, 'home') }, async (term) => {
       let at = await term.waitFor(/context 4096 tokens.*\n> /s);
-      term.type('Hello there\r');
-      const answerStart = await term.waitFor(/Hello there\s*\n/, at);
-      await term.waitFor(/[\s\S]{20}/, answerStart);
-      term.type('\x03');
-      at = await term.waitFor(/\[interrupted\][\s\S]*> /, answerStart);
+      at = await interruptedAnswer(term, 'Hello there', at);
       term.type('/stats\r');
       at = await term.waitFor(/prompt \d+ tokens \(\d+ run, [\d.]+ t\/s\) \| generated \d+ tokens .* stop: interrupted/, at);
       term.type('/reset\r');
@@ -193,11 +198,7 @@ describe('gemma run, interactive on a terminal', () => {
     assert.equal(quantized.code, 0, quantized.stderr);
     await inTerminal(`${out} --seed 1 --decode-steps 8`, { GEMMA_HOME: join(root, 'home') }, async (term) => {
       let at = await term.waitFor(/context 4096 tokens.*\n> /s);
-      term.type('Hello there\r');
-      const answerStart = await term.waitFor(/Hello there\s*\n/, at);
-      await term.waitFor(/[\s\S]{20}/, answerStart);
-      term.type('\x03');
-      at = await term.waitFor(/\[interrupted\][\s\S]*> /, answerStart);
+      at = await interruptedAnswer(term, 'Hello there', at);
       term.type('Again\r');
       at = await term.waitFor(/Again\s*\n[\s\S]{5}/, at);
       term.type('\x03');
