@@ -15,6 +15,7 @@ export const SERVE_OPTIONS = {
   maxQueue: integer('--max-queue <n>', 'requests that may wait for a slot; more are refused at once with 503', 16, inRange(0, 100_000)),
   apiKey: text('--api-key <key>', 'require this key as Authorization: Bearer <key> on /v1/* (the chat page and /health stay open); GEMMA_API_KEY sets it too'),
   maxTokens: integer('-n, --max-tokens <n>', "a request's max_tokens when it sends none; -1 runs to an end token or the context limit", -1, positiveOrAll),
+  special: flag('--special', 'read special-token strings (<bos>, <start_of_turn>, <end_of_turn> …) in request messages and prompts as the control tokens; by default they are plain text and only the chat template writes control tokens'),
   verbose: flag('--verbose', 'print one line per request on stderr'),
   json: flag('--json', 'print one JSON object on stdout once listening: {"model", "url"}'),
   ...MODEL_OPTIONS,

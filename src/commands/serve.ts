@@ -28,7 +28,7 @@ async function load(model: string, o: ServeOptions): Promise<ServedModel> {
   const { dir, ep } = await resolveModel(model, interactive(o.json), o.ep, () => cudaReadiness());
   const wait = spinner(interactive(o.json), `Loading ${model}`);
   try {
-    const loaded = await openServedModel(dir, { threads: o.threads, ep, decodeSteps: o.decodeSteps, caches: o.parallel, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}) });
+    const loaded = await openServedModel(dir, { threads: o.threads, ep, decodeSteps: o.decodeSteps, caches: o.parallel, ...(o.ctxSize !== undefined ? { ctxSize: o.ctxSize } : {}) }, o.special ? 'control' : 'text');
     noticeContextFit(loaded.options);
     return loaded;
   } finally {

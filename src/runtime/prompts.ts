@@ -1,19 +1,20 @@
 import { Worker } from 'node:worker_threads';
 import { GemmaError } from '../util/errors.js';
+import type { SpecialStrings } from '../tokenizer/gemma-bpe.js';
 import type { ChatMessage, ChatTemplate } from './chat-template.js';
 import { RenderedChat } from './rendered-chat.js';
 import type { GemmaTokenizer } from './tokenizer.js';
 
 /**
  * A whole chat's prompt: the template's text as control tokens and every message's content as
- * text, so that what a client writes cannot forge a turn (docs/runtime.md, "Tokens").
+ * `contents` says (text by default, so that what a client writes cannot forge a turn; docs/runtime.md, "Tokens").
  */
-export function chatPrompt(tokenizer: GemmaTokenizer, template: ChatTemplate, messages: ChatMessage[]): number[] {
-  return tokenizer.encodePieces(new RenderedChat(template, messages, true).pieces(0, 'text'));
+export function chatPrompt(tokenizer: GemmaTokenizer, template: ChatTemplate, messages: ChatMessage[], contents: SpecialStrings): number[] {
+  return tokenizer.encodePieces(new RenderedChat(template, messages, true).pieces(0, contents));
 }
 
-/** Plain completion's prompt: BOS and the text, read as text. */
-export const completionPrompt = (tokenizer: GemmaTokenizer, text: string): number[] => [tokenizer.bosId, ...tokenizer.encode(text, 'text')];
+/** Plain completion's prompt: BOS and the text, its special-token strings read as `contents` says. */
+export const completionPrompt = (tokenizer: GemmaTokenizer, text: string, contents: SpecialStrings): number[] => [tokenizer.bosId, ...tokenizer.encode(text, contents)];
 
 export type PromptRequest = { id: number } & ({ kind: 'chat'; messages: ChatMessage[] } | { kind: 'completion'; text: string });
 export type PromptReply = { id: number; tokens: number[] } | { id: number; error: string; expected: boolean };
@@ -21,6 +22,8 @@ export interface PromptWorkerData {
   dir: string;
   /** Renderings the worker's chat template keeps. */
   renderings: number;
+  /** How special-token strings in what clients send are read (`gemma serve --special`). */
+  contents: SpecialStrings;
 }
 
 /** The first reply's id: the worker has loaded its tokenizer and template. */
@@ -42,8 +45,8 @@ export class Prompts {
   }
 
   /** Starts the worker; resolves once its tokenizer has loaded. */
-  static async open(dir: string, renderings: number): Promise<Prompts> {
-    const prompts = new Prompts(new Worker(new URL('./worker/prompt-host.js', import.meta.url), { workerData: { dir, renderings } satisfies PromptWorkerData }));
+  static async open(data: PromptWorkerData): Promise<Prompts> {
+    const prompts = new Prompts(new Worker(new URL('./worker/prompt-host.js', import.meta.url), { workerData: data }));
     try {
       await prompts.waitFor(READY);
       return prompts;

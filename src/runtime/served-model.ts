@@ -1,3 +1,4 @@
+import type { SpecialStrings } from '../tokenizer/gemma-bpe.js';
 import type { EngineLike, EngineOptions } from './engine.js';
 import { readGenerationDefaults, type GenerationDefaults } from './generation-config.js';
 import { Prompts } from './prompts.js';
@@ -29,8 +30,8 @@ export interface ServedModel {
  */
 const SERVED_RENDERINGS = 32;
 
-/** Loads the sessions (`options.caches` slots) while the tokenizer loads on this thread. */
-export async function openServedModel(dir: string, options: EngineLoadOptions): Promise<ServedModel> {
+/** Loads the sessions (`options.caches` slots) while the tokenizer loads on this thread; `contents`: how client text's special-token strings are read. */
+export async function openServedModel(dir: string, options: EngineLoadOptions, contents: SpecialStrings): Promise<ServedModel> {
   const loading = openSlotEngines(dir, options);
   // Held so that a tokenizer failure still awaits (and closes) the workers below.
   const tokenizer = loadTokenizer(dir).catch((err: unknown) => err as Error);
@@ -40,7 +41,7 @@ export async function openServedModel(dir: string, options: EngineLoadOptions): 
     if (loaded instanceof Error) throw loaded;
     const engine = slots.engines[0]!;
     const defaults = await readGenerationDefaults(dir, engine.spec.config);
-    const prompts = await Prompts.open(dir, SERVED_RENDERINGS);
+    const prompts = await Prompts.open({ dir, renderings: SERVED_RENDERINGS, contents });
     const close = async (): Promise<void> => void (await Promise.all([slots.close(), prompts.close()]));
     return { engines: slots.engines, tokenizer: loaded, prompts, hasTemplate: loaded.chatTemplate !== undefined, defaults, stopIds: stopIdsOf(defaults, loaded), options: engine.options, close };
   } catch (err) {

@@ -8,15 +8,15 @@ import { loadTokenizer } from '../tokenizer.js';
  * The worker side of Prompts: renders chat templates and tokenizes request text off the server's main thread,
  * whose event loop streams every answer. One request at a time, in the order they came.
  */
-const { dir, renderings } = workerData as PromptWorkerData;
+const { dir, renderings, contents } = workerData as PromptWorkerData;
 const port = parentPort!;
 const tokenizer = await loadTokenizer(dir);
 const template = tokenizer.chatTemplate !== undefined ? new ChatTemplate(tokenizer.chatTemplate, tokenizer.bosToken, renderings) : undefined;
 
 function build(request: PromptRequest): number[] {
-  if (request.kind === 'completion') return completionPrompt(tokenizer, request.text);
+  if (request.kind === 'completion') return completionPrompt(tokenizer, request.text, contents);
   if (template === undefined) throw new GemmaError('this model has no chat template');
-  return chatPrompt(tokenizer, template, request.messages);
+  return chatPrompt(tokenizer, template, request.messages, contents);
 }
 
 port.on('message', (request: PromptRequest) => {
