@@ -5,7 +5,7 @@ import type { ExecutionProvider, WeightFormat } from '../quantize/precision.js';
 export const MANIFEST_FILE = 'gemma.json';
 export const DATA_FILE = 'model.onnx.data';
 /** Bumped whenever the graphs' inputs/outputs change meaning (docs/graph-contract.md). */
-export const GRAPH_CONTRACT = 'gemma2-new-kv/6';
+export const GRAPH_CONTRACT = 'gemma2-new-kv/7';
 /** The decode loop's graph, written beside one-graph exports (docs/graph-contract.md, "The decode loop"). */
 export const LOOP_FILE = 'decode-loop.onnx';
 

@@ -42,38 +42,55 @@ interface Visibility {
   keyLen: string;
 }
 
-/**
- * Key j is visible from query position p iff j ≤ p (this function's result) and, on
- * sliding layers, p − j < sliding_window. The keys are the cache's rows, row r holding
- * position r and rows from `filled` on being padding, followed by the run's new rows.
- * Padding gets a position after every query, so causality hides it. Shared by both kinds:
- * every layer's cache has the same capacity, read from the graph's first layer.
- */
-function causality(ctx: BuildContext, firstLayer: number, pos: RunPositions): Visibility & { queries: string; keyPos: string } {
-  const { g } = ctx;
-  const p = 'mask.keys';
-  const capacity = g.op('Shape', `${p}.capacity`, [pastKey(firstLayer)], { attrs: { start: int(1), end: int(2) } });
-  const scalar = (x: string, n: string): string => g.op('Squeeze', `${p}.${n}`, [x]);
-  const rows = g.op('Range', `${p}.cache_rows`, [g.constant(`${p}.start`, 'int64', [], [0]), scalar(capacity, 'capacity_scalar'), g.constant(`${p}.step`, 'int64', [], [1])]);
-  const later = g.constant(`${p}.padding_pos`, 'int64', [], [Number.MAX_SAFE_INTEGER]);
-  const pastPos = g.op('Where', `${p}.past_pos`, [g.op('Less', `${p}.filled`, [rows, pos.filled]), rows, later]);
-  const keyPos = g.op('Concat', `${p}.key_pos`, [pastPos, pos.newKeys], { attrs: { axis: int(0) } });
-  const queries = g.op('Unsqueeze', `${p}.query_col`, [pos.queries, g.constant(`${p}.axis1`, 'int64', [1], [1])]);
-  return {
-    visible: g.op('LessOrEqual', `${p}.causal`, [keyPos, queries]),
-    queryLen: g.op('Shape', `${p}.new_len`, [pos.queries]),
-    keyLen: g.op('Shape', `${p}.key_len`, [keyPos]),
-    queries,
-    keyPos,
-  };
+/** The queries' positions as a column [S, 1], and their count [1]: shared by both kinds. */
+interface Queries {
+  column: string;
+  count: string;
 }
 
-/** Causality and, on top of it, the window of sliding layers. */
-function sliding(ctx: BuildContext, c: ReturnType<typeof causality>): Visibility {
+function queryColumn(ctx: BuildContext, pos: RunPositions): Queries {
   const { g } = ctx;
-  const distance = g.op('Sub', 'mask.sliding.distance', [c.queries, c.keyPos]);
-  const inWindow = g.op('Less', 'mask.sliding.in_window', [distance, g.constant('mask.sliding.window', 'int64', [], [ctx.spec.config.sliding_window])]);
-  return { ...c, visible: g.op('And', 'mask.sliding.visible', [c.visible, inWindow]) };
+  const p = 'mask.keys';
+  const column = g.op('Unsqueeze', `${p}.query_col`, [pos.queries, g.constant(`${p}.axis1`, 'int64', [1], [1])]);
+  return { column, count: g.op('Shape', `${p}.new_len`, [pos.queries]) };
+}
+
+/**
+ * The positions of a layer kind's keys, [C + N]: its cache's C rows, then the run's new rows.
+ * Row r holds the latest position q < `filled` with q ≡ r (mod C): position r while the cache
+ * holds every position (C ≥ filled), and in a sliding layer's ring that wrapped, the position
+ * that last overwrote the row. Rows never written (r ≥ filled) are padding, given a position
+ * after every query so that causality hides them. C is read from `layer`, the kind's first
+ * layer in the graph: layers of a kind share one capacity.
+ */
+function keyPositions(ctx: BuildContext, kind: string, layer: number, pos: RunPositions): string {
+  const { g } = ctx;
+  const p = `mask.${kind}.keys`;
+  const capacity = g.op('Shape', `${p}.capacity`, [pastKey(layer)], { attrs: { start: int(1), end: int(2) } });
+  const one = g.constant(`${p}.one`, 'int64', [], [1]);
+  const rows = g.op('Range', `${p}.cache_rows`, [g.constant(`${p}.start`, 'int64', [], [0]), g.op('Squeeze', `${p}.capacity_scalar`, [capacity]), one]);
+  const latest = g.op('Sub', `${p}.latest`, [pos.filled, one]);
+  const laps = g.op('Div', `${p}.laps`, [g.op('Sub', `${p}.behind`, [latest, rows]), capacity]);
+  const written = g.op('Add', `${p}.written_pos`, [rows, g.op('Mul', `${p}.lap_rows`, [laps, capacity])]);
+  const later = g.constant(`${p}.padding_pos`, 'int64', [], [Number.MAX_SAFE_INTEGER]);
+  const pastPos = g.op('Where', `${p}.past_pos`, [g.op('Less', `${p}.filled`, [rows, pos.filled]), written, later]);
+  return g.op('Concat', `${p}.key_pos`, [pastPos, pos.newKeys], { attrs: { axis: int(0) } });
+}
+
+/**
+ * Key j is visible from query position p iff j ≤ p and, on sliding layers, p − j <
+ * sliding_window.
+ */
+function visibility(ctx: BuildContext, kind: 'sliding' | 'global', layer: number, q: Queries, pos: RunPositions): Visibility {
+  const { g } = ctx;
+  const p = `mask.${kind}`;
+  const keyPos = keyPositions(ctx, kind, layer, pos);
+  const keyLen = g.op('Shape', `${p}.key_len`, [keyPos]);
+  const causal = g.op('LessOrEqual', `${p}.causal`, [keyPos, q.column]);
+  if (kind === 'global') return { visible: causal, queryLen: q.count, keyLen };
+  const distance = g.op('Sub', `${p}.distance`, [q.column, keyPos]);
+  const inWindow = g.op('Less', `${p}.in_window`, [distance, g.constant(`${p}.window`, 'int64', [], [ctx.spec.config.sliding_window])]);
+  return { visible: g.op('And', `${p}.visible`, [causal, inWindow]), queryLen: q.count, keyLen };
 }
 
 /** [S, T] → [S · group, T]: each token's row repeated for the query heads sharing a KV head. */
@@ -90,10 +107,12 @@ function perQueryHead(ctx: BuildContext, p: string, v: Visibility): string {
 
 /** Masks for the layer kinds present in a graph of layers `start … end − 1`. */
 export function masks(ctx: BuildContext, [start, end]: [number, number], pos: RunPositions): Masks {
-  const c = causality(ctx, start, pos);
+  const q = queryColumn(ctx, pos);
+  const firstOf = (sliding: boolean): number => start + ctx.spec.isSliding.slice(start, end).indexOf(sliding);
+  const mask = (kind: 'sliding' | 'global'): string => perQueryHead(ctx, `mask.${kind}`, visibility(ctx, kind, firstOf(kind === 'sliding'), q, pos));
   const kinds = ctx.spec.isSliding.slice(start, end);
   return {
-    ...(kinds.includes(true) ? { sliding: perQueryHead(ctx, 'mask.sliding', sliding(ctx, c)) } : {}),
-    ...(kinds.includes(false) ? { global: perQueryHead(ctx, 'mask.global', c) } : {}),
+    ...(kinds.includes(true) ? { sliding: mask('sliding') } : {}),
+    ...(kinds.includes(false) ? { global: mask('global') } : {}),
   };
 }

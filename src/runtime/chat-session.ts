@@ -129,8 +129,8 @@ export async function runPrompt(
 ): Promise<TurnResult> {
   refuseUnlessRoom(tokens, engine.options.ctxSize);
   // At least the last prompt token is run, to get the logits that start generation.
-  const reused = Math.min(commonPrefix(engine.tokens, tokens), tokens.length - 1);
-  engine.rollback(reused);
+  engine.rollback(Math.min(commonPrefix(engine.tokens, tokens), tokens.length - 1));
+  const reused = engine.tokens.length;
   const before = { ...engine.counters };
   const [logits] = await engine.feed(tokens.slice(reused), false, options.interrupted);
   const result: GenerateResult = logits === undefined ? { ids: [], text: '', stopReason: 'interrupted' } : await generate(engine, logits, tokenizer, { ...options, stopIds });

@@ -1,5 +1,6 @@
 import type { ModelSpec } from '../checkpoint/config.js';
 import type { Manifest } from '../export/manifest.js';
+import { ringKeeps, slidingRing, type SlidingRing } from './kv-cache.js';
 import type { ContextFit } from './memory-plan.js';
 import { recentWindow, type LoopChoice } from './loop-feeds.js';
 import type { StageInput, StageLike, StageOutput } from './stage.js';
@@ -33,21 +34,31 @@ export type EngineLike = Pick<Engine, 'spec' | 'options' | 'tokens' | 'counters'
 export class Engine {
   private readonly history: number[] = [];
   readonly counters: EngineCounters = { prefillTokens: 0, prefillMs: 0, decodeTokens: 0, decodeMs: 0 };
+  /** The sliding layers' ring, as every stage keeps it (docs/graph-contract.md, "Capacity and padding"). */
+  private readonly ring: SlidingRing | undefined;
 
   /** `turns`: shared by engines over the same stages (each with its own caches), whose graph runs then take turns. */
   constructor(
     readonly manifest: Manifest, readonly spec: ModelSpec, private readonly stages: StageLike[], readonly options: EngineOptions,
     private readonly turns = new Turns(),
-  ) {}
+  ) {
+    this.ring = spec.isSliding.includes(true) ? slidingRing(spec.config.sliding_window, manifest.weights.attention, options.prefillChunk) : undefined;
+  }
 
   /** Token ids whose keys and values are in the cache. */
   get tokens(): readonly number[] {
     return this.history;
   }
 
-  /** Keeps only the first `length` cached tokens. */
+  /**
+   * Keeps at most the first `length` cached tokens: all of them, unless the sliding layers'
+   * rings have overwritten positions the window before `length` needs (a rollback longer
+   * than the ring's slack), where the cache is emptied and `tokens` says so; the caller runs
+   * again what it needs, as after any rollback.
+   */
   rollback(length: number): void {
-    this.history.length = Math.min(this.history.length, length);
+    const total = this.history.length;
+    this.history.length = ringKeeps(this.ring, total, length) ? Math.min(total, length) : 0;
     for (const stage of this.stages) stage.truncate(this.history.length);
   }
 

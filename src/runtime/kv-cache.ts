@@ -12,6 +12,36 @@ export interface KvLayout {
   transposedValues: boolean;
 }
 
+/**
+ * How sliding layers keep their cache with the `ops` attention kernel: only the last `rows`
+ * positions, in arrays of at most `rows` rows, position q at row q mod capacity. They attend
+ * to `window` keys including the current one, so `window` − 1 cached positions are all a run
+ * needs; the rest of `rows` lets a rollback of up to rows − window + 1 positions stay exact.
+ */
+export interface SlidingRing {
+  rows: number;
+  window: number;
+}
+
+/**
+ * The ring of `attention`'s sliding layers: the window plus one prompt chunk (llama.cpp sizes
+ * its sliding-window cache the same way, window + batch), so a rollback of one chunk (`gemma
+ * bench`'s prompt at a depth, an answer regenerated) stays exact. GroupQueryAttention reads its
+ * past as positions 0 … p0 − 1, so `gqa` layers keep every position.
+ */
+export function slidingRing(slidingWindow: number, attention: 'ops' | 'gqa', prefillChunk: number): SlidingRing | undefined {
+  return attention === 'ops' ? { rows: slidingWindow + prefillChunk, window: slidingWindow } : undefined;
+}
+
+/**
+ * Whether cutting a cache of `total` positions back to `length` leaves its ring layers exact:
+ * a ring that never wrapped holds every position; a wrapped one must still hold the window − 1
+ * positions before `length`, and its rows of positions from `length` on (stale) then map to
+ * positions outside every later query's window.
+ */
+export const ringKeeps = (ring: SlidingRing | undefined, total: number, length: number): boolean =>
+  ring === undefined || total <= ring.rows || total - length <= ring.rows - ring.window + 1;
+
 const allocate = (type: KvType, length: number): KvElements => (type === 'float16' ? new Uint16Array(length) : new Float32Array(length));
 
 const MIN_STEP = 32;
@@ -35,6 +65,8 @@ export function capacityFor(length: number): number {
  * One layer's cache in the graph's input layouts (docs/graph-contract.md): keys
  * [kv_heads, capacity, head_dim] and values as `layout` says.
  * Row r of each head is position r; rows from `length` on are padding the graph masks.
+ * With a `limit` (a sliding layer's ring), the arrays stop growing at `limit` rows and
+ * position q goes to row q mod capacity, overwriting the oldest.
  * Both arrays are fed whole, as zero-copy views: onnxruntime-node wraps inputs without
  * copying them, while it copies every output.
  */
@@ -42,8 +74,10 @@ export class LayerCache {
   private keyArray: KvElements;
   private valueArray: KvElements;
   private rows = 0;
+  /** Some position at or past the capacity was written: rows no longer equal positions. */
+  private wrapped = false;
 
-  constructor(readonly heads: number, readonly headDim: number, readonly layout: KvLayout, private size = capacityFor(0)) {
+  constructor(readonly heads: number, readonly headDim: number, readonly layout: KvLayout, readonly limit = Infinity, private size = Math.min(capacityFor(0), limit)) {
     this.keyArray = allocate(layout.type, heads * size * headDim);
     this.valueArray = allocate(layout.type, heads * size * headDim);
   }
@@ -66,7 +100,7 @@ export class LayerCache {
     return this.rows;
   }
 
-  /** Re-lays both arrays out for `size` positions, keeping the first `length` ones. */
+  /** Re-lays both arrays out for `size` positions, keeping the first `length` ones (never called on a wrapped ring). */
   private resize(size: number): void {
     const keys = allocate(this.layout.type, this.heads * size * this.headDim);
     const values = allocate(this.layout.type, this.heads * size * this.headDim);
@@ -92,55 +126,65 @@ export class LayerCache {
   append(keys: KvElements, values: KvElements): void {
     const stride = this.heads * this.headDim;
     const added = keys.length / stride;
-    if (this.rows + added > this.size) this.resize(capacityFor(this.rows + added));
+    const needed = this.rows + added;
+    if (needed > this.size && this.size < this.limit) this.resize(Math.min(capacityFor(needed), this.limit));
     this.appendRows(this.keyArray, keys, added);
     if (this.layout.transposedValues) this.appendColumns(values, added);
     else this.appendRows(this.valueArray, values, added);
-    this.rows += added;
+    this.rows = needed;
+    if (needed > this.size) this.wrapped = true;
+  }
+
+  /** The row of position `position`: itself, or in a ring its remainder. */
+  private rowOf(position: number): number {
+    return position % this.size;
   }
 
   private appendRows(to: KvElements, rows: KvElements, added: number): void {
     const { heads, headDim: hd } = this;
     for (let r = 0; r < added; r++) {
+      const row = this.rowOf(this.rows + r);
       for (let h = 0; h < heads; h++) {
         const from = (r * heads + h) * hd;
-        to.set(rows.subarray(from, from + hd), (h * this.size + this.rows + r) * hd);
+        to.set(rows.subarray(from, from + hd), (h * this.size + row) * hd);
       }
     }
   }
 
   private appendColumns(rows: KvElements, added: number): void {
     const stride = this.heads * this.headDim;
-    for (let c = 0; c < stride; c++) {
-      const to = c * this.size + this.rows;
-      for (let r = 0; r < added; r++) this.valueArray[to + r] = rows[r * stride + c]!;
+    for (let r = 0; r < added; r++) {
+      const row = this.rowOf(this.rows + r);
+      for (let c = 0; c < stride; c++) this.valueArray[c * this.size + row] = rows[r * stride + c]!;
     }
   }
 
   /**
    * Forgets every position from `length` on. The arrays shrink only to half their size or
-   * less, so that rolling back a few tokens and decoding them again does not regrow them.
+   * less, so that rolling back a few tokens and decoding them again does not regrow them; a
+   * wrapped ring keeps its arrays until it is emptied (whether it stays exact is `ringKeeps`'s
+   * question, answered by the engine, which holds the tokens to run again).
    */
   truncate(length: number): void {
     this.rows = Math.min(this.rows, length);
-    if (capacityFor(this.rows) <= this.size / 2) this.resize(capacityFor(this.rows));
+    if (this.rows === 0) this.wrapped = false;
+    if (!this.wrapped && capacityFor(this.rows) <= this.size / 2) this.resize(capacityFor(this.rows));
   }
 }
 
-/** Every layer's cache; all layers hold the same positions, so they share one capacity. */
+/**
+ * Every layer's cache; all layers hold the same positions, and layers of a kind share one
+ * capacity: `limits[i]` is layer i's ring size, Infinity where it keeps every position.
+ */
 export class KvCache {
   readonly layers: LayerCache[];
 
-  constructor(layers: number, heads: number, headDim: number, readonly layout: KvLayout) {
-    this.layers = Array.from({ length: layers }, () => new LayerCache(heads, headDim, layout));
+  constructor(limits: number[], heads: number, headDim: number, readonly layout: KvLayout) {
+    this.layers = limits.map((limit) => new LayerCache(heads, headDim, layout, limit));
   }
 
   get length(): number {
     return this.layers[0]?.length ?? 0;
-  }
-
-  get capacity(): number {
-    return this.layers[0]?.capacity ?? 0;
   }
 
   append(layer: number, keys: KvElements, values: KvElements): void {

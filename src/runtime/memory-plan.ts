@@ -2,7 +2,7 @@ import type { Gemma2Config } from '../checkpoint/config.js';
 import type { Manifest } from '../export/manifest.js';
 import type { ExecutionProvider, Precision } from '../quantize/precision.js';
 import { GemmaError } from '../util/errors.js';
-import { capacityFor } from './kv-cache.js';
+import { capacityFor, slidingRing } from './kv-cache.js';
 
 const GB = 1e9;
 /** The smallest useful context: a one-token prompt and room for the answer (docs/runtime.md, "Context policy"). */
@@ -35,8 +35,10 @@ const WEIGHT_FACTOR: Record<ExecutionProvider, Record<Precision, number>> = {
 
 /** What a plan depends on: an export and how it will run. */
 export interface PlanInput {
-  config: Pick<Gemma2Config, 'num_hidden_layers' | 'num_attention_heads' | 'num_key_value_heads' | 'head_dim' | 'hidden_size' | 'intermediate_size' | 'vocab_size'>;
-  weights: { precision: Precision };
+  config: Pick<Gemma2Config, 'num_hidden_layers' | 'num_attention_heads' | 'num_key_value_heads' | 'head_dim' | 'hidden_size' | 'intermediate_size' | 'vocab_size' | 'sliding_window'>;
+  /** How many layers attend through a sliding window (the spec's `isSliding`). */
+  slidingLayers: number;
+  weights: Pick<Manifest['weights'], 'precision' | 'attention'>;
   sizes: Manifest['sizes'];
   ep: ExecutionProvider;
   prefillChunk: number;
@@ -57,9 +59,19 @@ export interface MemoryEstimate {
   total: number;
 }
 
-/** Bytes of keys and values per cached position. */
-export const kvBytesPerToken = (config: PlanInput['config'], ep: ExecutionProvider): number =>
-  config.num_hidden_layers * 2 * config.num_key_value_heads * config.head_dim * KV_ELEMENT_BYTES[ep];
+/** Bytes of one layer's keys and values per cached position. */
+const layerBytesPerToken = (config: PlanInput['config'], ep: ExecutionProvider): number => 2 * config.num_key_value_heads * config.head_dim * KV_ELEMENT_BYTES[ep];
+
+/** Bytes of keys and values per cached position, every layer's. */
+export const kvBytesPerToken = (config: PlanInput['config'], ep: ExecutionProvider): number => config.num_hidden_layers * layerBytesPerToken(config, ep);
+
+/** One cache's bytes at `capacity` rows: sliding layers stop at their ring's rows. */
+function cacheBytes(input: PlanInput, capacity: number): number {
+  const ring = slidingRing(input.config.sliding_window, input.weights.attention, input.prefillChunk);
+  const slidingRows = ring === undefined ? capacity : Math.min(capacity, ring.rows);
+  const globalLayers = input.config.num_hidden_layers - input.slidingLayers;
+  return (globalLayers * capacity + input.slidingLayers * slidingRows) * layerBytesPerToken(input.config, input.ep);
+}
 
 function activationBytes(input: PlanInput, chunk: number, capacity: number): number {
   if (input.ep === 'cuda') return 0;
@@ -73,7 +85,7 @@ export function estimateMemory(input: PlanInput, ctxSize: number): MemoryEstimat
   const capacity = capacityFor(ctxSize);
   const chunk = Math.min(input.prefillChunk, ctxSize);
   const weights = WEIGHT_FACTOR[input.ep][input.weights.precision] * input.sizes.dataBytes + input.sizes.modelBytes;
-  const kvCache = (input.caches ?? 1) * capacity * kvBytesPerToken(input.config, input.ep);
+  const kvCache = (input.caches ?? 1) * cacheBytes(input, capacity);
   const activations = activationBytes(input, chunk, capacity);
   const logits = (input.allLogits ? chunk : 1) * input.config.vocab_size * FLOAT32_BYTES;
   return { weights, kvCache, activations, logits, runtime: RUNTIME_BYTES, total: weights + kvCache + activations + logits + RUNTIME_BYTES };

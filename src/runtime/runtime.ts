@@ -6,7 +6,7 @@ import { Engine, type EngineLike, type EngineOptions } from './engine.js';
 import { fitContext } from './memory-plan.js';
 import { readGenerationDefaults, type GenerationDefaults } from './generation-config.js';
 import { checkDecodeLoop, loadStage, readExport, type ExportInfo } from './model-session.js';
-import { kvLayoutOf, Stage } from './stage.js';
+import { cachePlanOf, Stage } from './stage.js';
 import { availableMemory } from './system-memory.js';
 import { loadTokenizer, type GemmaTokenizer } from './tokenizer.js';
 
@@ -61,7 +61,10 @@ export function engineOptions(info: ExportInfo, options: EngineLoadOptions, avai
   const decodeSteps = options.decodeSteps ?? 1;
   checkDecodeLoop(info, decodeSteps);
   const prefillChunk = options.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
-  const plan = { config: info.spec.config, weights: info.manifest.weights, sizes: info.manifest.sizes, ep: info.ep, prefillChunk, allLogits: options.allLogits === true, caches: options.caches ?? 1 };
+  const plan = {
+    config: info.spec.config, slidingLayers: info.spec.isSliding.filter(Boolean).length, weights: info.manifest.weights, sizes: info.manifest.sizes,
+    ep: info.ep, prefillChunk, allLogits: options.allLogits === true, caches: options.caches ?? 1,
+  };
   const { ctxSize, fit } = fitContext(plan, asked, max, available);
   return { ctxSize, prefillChunk, decodeSteps, ...(fit !== undefined ? { contextFit: fit } : {}) };
 }
@@ -75,7 +78,7 @@ export async function loadEngine(dir: string, options: EngineLoadOptions): Promi
     for (const [i, plan] of info.manifest.stages.entries()) {
       const profilePrefix = options.profilePrefix !== undefined ? `${options.profilePrefix}-stage${i}` : undefined;
       const { session, loop } = await loadStage(info, i, { threads: options.threads, decodeLoop: engineOpts.decodeSteps > 1, ...(profilePrefix !== undefined ? { profilePrefix } : {}) });
-      stages.push(new Stage(plan, session, info.spec, kvLayoutOf(info.manifest), profilePrefix !== undefined, loop));
+      stages.push(new Stage(plan, session, info.spec, cachePlanOf(info.manifest, info.spec, engineOpts.prefillChunk), profilePrefix !== undefined, loop));
     }
   } catch (err) {
     await Promise.all(stages.map((s) => s.close()));

@@ -3,7 +3,7 @@ import type { ModelSpec } from '../checkpoint/config.js';
 import { hiddenStates, INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS, TOKENS } from '../onnx/io-names.js';
 import type { StagePlan } from '../onnx/stages.js';
 import type { Manifest } from '../export/manifest.js';
-import { KvCache, type KvElements, type KvLayout, type KvType } from './kv-cache.js';
+import { KvCache, slidingRing, type KvElements, type KvLayout, type KvType, type SlidingRing } from './kv-cache.js';
 import { loopFeeds, type DecodeInput } from './loop-feeds.js';
 import { GREEDY } from './sampler.js';
 
@@ -27,6 +27,17 @@ export interface StageLike {
 /** The cache holds the graph's compute type (fp16 in CUDA graphs, fp32 in CPU ones), in its attention kernel's layout. */
 export const kvLayoutOf = (manifest: Manifest): KvLayout => ({ type: manifest.ep === 'cuda' ? 'float16' : 'float32', transposedValues: manifest.weights.attention === 'ops' });
 
+/** How an export's caches are kept: the layout, and the ring of its sliding layers, if they keep one. */
+export interface CachePlan {
+  layout: KvLayout;
+  ring: SlidingRing | undefined;
+}
+
+export const cachePlanOf = (manifest: Manifest, spec: ModelSpec, prefillChunk: number): CachePlan => ({
+  layout: kvLayoutOf(manifest),
+  ring: slidingRing(spec.config.sliding_window, manifest.weights.attention, prefillChunk),
+});
+
 const int64 = (values: number[], dims: number[]): ort.Tensor => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
 
 /** fp16 tensors travel as their bit patterns in a Uint16Array. */
@@ -38,7 +49,8 @@ const kvTensor = (type: KvType, data: KvElements, dims: number[]): ort.Tensor =>
  * layouts (docs/graph-contract.md).
  */
 export class Stage implements StageLike {
-  private readonly cache: KvCache;
+  /** Read by tests to see which layers keep a ring. */
+  readonly cache: KvCache;
   private readonly last: boolean;
 
   /**
@@ -46,11 +58,12 @@ export class Stage implements StageLike {
    * `loop`: the session is the decode loop's graph (the whole model), which runs prompt chunks as one step.
    */
   constructor(
-    readonly plan: StagePlan, private readonly session: ort.InferenceSession, private readonly spec: ModelSpec, kvLayout: KvLayout,
+    readonly plan: StagePlan, private readonly session: ort.InferenceSession, private readonly spec: ModelSpec, caches: CachePlan,
     private readonly profiling = false, private readonly loop = false,
   ) {
     const [start, end] = plan.layers;
-    this.cache = new KvCache(end - start, spec.config.num_key_value_heads, spec.config.head_dim, kvLayout);
+    const limits = spec.isSliding.slice(start, end).map((sliding) => (sliding ? caches.ring?.rows ?? Infinity : Infinity));
+    this.cache = new KvCache(limits, spec.config.num_key_value_heads, spec.config.head_dim, caches.layout);
     this.last = end === spec.config.num_hidden_layers;
   }
 

@@ -1,7 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import { GemmaError } from '../../util/errors.js';
 import { loadStage, readExport } from '../model-session.js';
-import { kvLayoutOf, Stage, type StageOutput } from '../stage.js';
+import { cachePlanOf, Stage, type StageOutput } from '../stage.js';
 import type { Request, Response } from './protocol.js';
 
 /* The worker side of RemoteStage: one stage's session and the KV caches of its layers, one per slot, live here. */
@@ -22,7 +22,8 @@ async function handle(req: Request): Promise<Response | undefined> {
     case 'open': {
       const info = await readExport(req.dir, req.ep);
       const { plan, session, loop } = await loadStage(info, req.stage, { threads: req.threads, decodeLoop: req.decodeLoop });
-      open = () => new Stage(plan, session, info.spec, kvLayoutOf(info.manifest), false, loop);
+      const caches = cachePlanOf(info.manifest, info.spec, req.prefillChunk);
+      open = () => new Stage(plan, session, info.spec, caches, false, loop);
       return { type: 'opened', plan };
     }
     case 'run':

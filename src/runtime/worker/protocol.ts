@@ -11,8 +11,16 @@ import type { StageInput, StageOutput } from '../stage.js';
  * and sampling stay on the main thread, which loads the tokenizer meanwhile. A worker's
  * session serves several KV caches (`slot`: gemma serve's conversations), one run at a time.
  */
+/** How a worker loads its stage: the session's threads and EP, whether it is the decode loop's graph, and the prompt chunk (which sizes the sliding layers' rings). */
+export interface StageLoad {
+  threads: number;
+  ep: ExecutionProvider;
+  decodeLoop: boolean;
+  prefillChunk: number;
+}
+
 export type Request =
-  | { type: 'open'; dir: string; stage: number; threads: number; ep: ExecutionProvider; decodeLoop: boolean }
+  | ({ type: 'open'; dir: string; stage: number } & StageLoad)
   | { type: 'run'; slot: number; input: StageInput }
   | { type: 'decode'; slot: number; input: DecodeInput }
   /** Answered by nothing: messages are handled in order, so the next run sees it. */

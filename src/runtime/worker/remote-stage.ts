@@ -1,6 +1,5 @@
 import { Worker } from 'node:worker_threads';
 import type { StagePlan } from '../../onnx/stages.js';
-import type { ExecutionProvider } from '../../quantize/precision.js';
 import { GemmaError } from '../../util/errors.js';
 import { Engine, type EngineOptions } from '../engine.js';
 import { Turns } from '../turns.js';
@@ -8,7 +7,7 @@ import { readExport, type ExportInfo } from '../model-session.js';
 import { engineOptions, type EngineLoadOptions } from '../runtime.js';
 import type { DecodeInput } from '../loop-feeds.js';
 import type { StageInput, StageLike, StageOutput } from '../stage.js';
-import type { Request, Response } from './protocol.js';
+import type { Request, Response, StageLoad } from './protocol.js';
 
 /**
  * A stage in its own worker thread, behind the same interface: the main thread stays free while it loads and runs.
@@ -27,10 +26,10 @@ export class RemoteStage implements StageLike {
   }
 
   /** Starts the worker's session load; resolves once the session is ready. */
-  static async open(dir: string, stage: number, threads: number, ep: ExecutionProvider, decodeLoop: boolean): Promise<RemoteStage> {
+  static async open(dir: string, stage: number, load: StageLoad): Promise<RemoteStage> {
     const remote = new RemoteStage();
     try {
-      const r = await remote.request({ type: 'open', dir, stage, threads, ep, decodeLoop });
+      const r = await remote.request({ type: 'open', dir, stage, ...load });
       if (r.type !== 'opened') throw new Error(`unexpected ${r.type}`);
       remote.loaded = r.plan;
       return remote;
@@ -104,8 +103,8 @@ export class RemoteStage implements StageLike {
 }
 
 /** Opens every stage in its own worker at once; if any fails to load, closes the others and throws the first failure. */
-async function openStages(dir: string, count: number, threads: number, ep: ExecutionProvider, decodeLoop: boolean): Promise<RemoteStage[]> {
-  const results = await Promise.allSettled(Array.from({ length: count }, (_, i) => RemoteStage.open(dir, i, threads, ep, decodeLoop)));
+async function openStages(dir: string, count: number, load: StageLoad): Promise<RemoteStage[]> {
+  const results = await Promise.allSettled(Array.from({ length: count }, (_, i) => RemoteStage.open(dir, i, load)));
   const opened = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed === undefined) return opened;
@@ -117,7 +116,7 @@ async function openStages(dir: string, count: number, threads: number, ep: Execu
 async function openExportStages(dir: string, options: EngineLoadOptions): Promise<{ info: ExportInfo; engineOpts: EngineOptions; stages: RemoteStage[] }> {
   const info = await readExport(dir, options.ep);
   const engineOpts = engineOptions(info, options);
-  const stages = await openStages(dir, info.manifest.stages.length, options.threads, info.ep, engineOpts.decodeSteps > 1);
+  const stages = await openStages(dir, info.manifest.stages.length, { threads: options.threads, ep: info.ep, decodeLoop: engineOpts.decodeSteps > 1, prefillChunk: engineOpts.prefillChunk });
   return { info, engineOpts, stages };
 }
 

@@ -25,8 +25,8 @@ describe('memory: a context that cannot fit', () => {
     env = { GEMMA_HOME: join(root, 'home') };
     exportDir = (await gemma(['quantize', 'tiny-random'], env)).stdout.trim();
     const manifest = JSON.parse(await readFile(join(exportDir, MANIFEST_FILE), 'utf8')) as Manifest;
-    const { config } = parseConfig(manifest.config);
-    input = { config, weights: manifest.weights, sizes: manifest.sizes, ep: manifest.ep, prefillChunk: DEFAULT_PREFILL_CHUNK, allLogits: false };
+    const { config, isSliding } = parseConfig(manifest.config);
+    input = { config, slidingLayers: isSliding.filter(Boolean).length, weights: manifest.weights, sizes: manifest.sizes, ep: manifest.ep, prefillChunk: DEFAULT_PREFILL_CHUNK, allLogits: false };
     max = config.max_position_embeddings;
     limit = Math.ceil(estimateMemory(input, max / 2).total);
   });

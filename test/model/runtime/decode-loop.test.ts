@@ -29,17 +29,22 @@ const SAMPLED: SamplingParams[] = [
 ];
 const FILTERS_OFF: Partial<SamplingParams>[] = [{ topK: 0 }, { topP: 1 }, { minP: 0 }, { repeatPenalty: 1 }];
 
-/** The step path's and the loop's caches: the layers' filled rows, keys [heads, length, head_dim] and values in the layout's order. */
+/**
+ * The step path's and the loop's caches: each layer's held positions (all of them, or a
+ * sliding layer's ring: the last `capacity`, position q at row q mod capacity), keys [heads,
+ * positions, head_dim] and values in the layout's order.
+ */
 function cachedRows(engine: Engine): { keys: Float32Array; values: Float32Array }[] {
   // The cache is the stage's own; only this test reads it from outside.
   const [stage] = (engine as unknown as { stages: { cache: { layers: LayerCache[] } }[] }).stages;
   return stage!.cache.layers.map((l) => {
     const keys: number[] = [];
     const values: number[] = [];
+    const held = Array.from({ length: Math.min(l.length, l.capacity) }, (_, i) => (l.length - Math.min(l.length, l.capacity) + i) % l.capacity);
     for (let h = 0; h < l.heads; h++) {
-      keys.push(...l.keys.subarray(h * l.capacity * l.headDim, (h * l.capacity + l.length) * l.headDim));
-      if (!l.layout.transposedValues) values.push(...l.values.subarray(h * l.capacity * l.headDim, (h * l.capacity + l.length) * l.headDim));
-      else for (let d = 0; d < l.headDim; d++) values.push(...l.values.subarray((h * l.headDim + d) * l.capacity, (h * l.headDim + d) * l.capacity + l.length));
+      for (const r of held) keys.push(...l.keys.subarray((h * l.capacity + r) * l.headDim, (h * l.capacity + r + 1) * l.headDim));
+      if (!l.layout.transposedValues) for (const r of held) values.push(...l.values.subarray((h * l.capacity + r) * l.headDim, (h * l.capacity + r + 1) * l.headDim));
+      else for (let d = 0; d < l.headDim; d++) for (const r of held) values.push(l.values[(h * l.headDim + d) * l.capacity + r]!);
     }
     return { keys: Float32Array.from(keys), values: Float32Array.from(values) };
   });
@@ -74,8 +79,9 @@ for (const attention of ATTENTION_KERNELS) describe(`the decode loop (${attentio
     root = await tempDir('decode-loop');
     dir = join(root, 'one');
     await exportModel({ checkpointDir: await bindingCheckpoint(), outDir: dir, format: { ...fp32, attention }, label: 'binding', stages: 1 });
-    steps = await openRuntime(dir, { threads: 1 });
-    // Chunks of 5: prompts run through the loop graph in several runs, past the window of 8.
+    // Chunks of 5: prompts run through the loop graph in several runs, past the window of 8; with the ops kernel, sliding
+    // layers keep rings of 8 + 5 rows, which the 48 positions of a completion wrap.
+    steps = await openRuntime(dir, { threads: 1, prefillChunk: 5 });
     loop = await openRuntime(dir, { threads: 1, decodeSteps: 8, prefillChunk: 5 });
   });
   after(async () => {

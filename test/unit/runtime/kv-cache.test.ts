@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { capacityFor, KvCache, LayerCache, type KvLayout } from '../../../src/runtime/kv-cache.js';
+import { capacityFor, KvCache, LayerCache, ringKeeps, slidingRing, type KvLayout } from '../../../src/runtime/kv-cache.js';
 
 /** Head h's key row r and the value column r, read back from the graph layouts. */
 const keyRow = (c: LayerCache, h: number, r: number): number[] => [...c.keys.subarray((h * c.capacity + r) * c.headDim, (h * c.capacity + r + 1) * c.headDim)];
@@ -67,13 +67,57 @@ test('truncate forgets later rows and shrinks arrays at least twice too large; a
 });
 
 test('every layer holds the same positions and capacity; an fp16 cache (CUDA graphs) moves Uint16Array bit patterns', () => {
-  const kv = new KvCache(2, 2, 2, { type: 'float16', transposedValues: true });
+  const kv = new KvCache([Infinity, Infinity], 2, 2, { type: 'float16', transposedValues: true });
   for (let r = 0; r < 40; r++) {
     for (const layer of [0, 1]) kv.append(layer, Uint16Array.from([r, r, 1000 + r, 1000 + r]), Uint16Array.from([r, 0, 0, r]));
   }
-  assert.deepEqual([kv.length, kv.capacity, kv.layers[1]!.capacity], [40, 64, 64]);
+  assert.deepEqual([kv.length, kv.layers[0]!.capacity, kv.layers[1]!.capacity], [40, 64, 64]);
   const layer = kv.layers[1]!;
   assert.ok(layer.keys instanceof Uint16Array && layer.values instanceof Uint16Array);
   assert.deepEqual(keyRow(layer, 1, 39), [1039, 1039]);
   assert.deepEqual(valueColumn(layer, 0, 39), [39, 0]);
+});
+
+for (const layout of [OPS, GQA]) {
+  test(`a ring of 40 rows (${layout.transposedValues ? 'transposed values' : 'values like keys'}) stops growing at 40 and keeps position q at row q mod 40`, () => {
+    const ring = new LayerCache(2, 3, layout, 40);
+    const full = new KvCache([Infinity, 40], 2, 3, layout);
+    for (const [from, count] of [[0, 5], [5, 30], [35, 1], [36, 17], [53, 1], [54, 100]] as const) {
+      ring.append(rows(from, count, 2, 3), rows(from, count, 2, 3, -1));
+      full.append(0, rows(from, count, 2, 3), rows(from, count, 2, 3, -1));
+      full.append(1, rows(from, count, 2, 3), rows(from, count, 2, 3, -1));
+      assert.ok(ring.capacity <= 40, `${ring.capacity} rows at ${ring.length} positions`);
+    }
+    assert.deepEqual([ring.length, ring.capacity], [154, 40]);
+    assert.deepEqual([full.length, full.layers[0]!.capacity, full.layers[1]!.capacity], [154, 160, 40], 'a sliding layer beside a global one');
+    for (let q = 154 - 40; q < 154; q++) {
+      for (const h of [0, 1]) {
+        assert.deepEqual(keyRow(ring, h, q % 40), [0, 1, 2].map((d) => 1000 * q + 10 * h + d), `position ${q}`);
+        assert.deepEqual(valueColumn(ring, h, q % 40), [0, 1, 2].map((d) => -(1000 * q + 10 * h + d)));
+      }
+    }
+    ring.truncate(150);
+    ring.append(rows(150, 1, 2, 3), rows(150, 1, 2, 3, -1));
+    assert.deepEqual([ring.length, ring.capacity], [151, 40], 'a wrapped ring keeps its arrays when cut back');
+    assert.deepEqual(keyRow(ring, 1, 150 % 40), [0, 1, 2].map((d) => 150_000 + 10 + d));
+    ring.truncate(0);
+    assert.deepEqual([ring.length, ring.capacity], [0, 40], 'emptied, it starts over at row 0');
+    ring.append(rows(0, 3, 2, 3), rows(0, 3, 2, 3, -1));
+    assert.deepEqual(keyRow(ring, 0, 2), [2000, 2001, 2002]);
+  });
+}
+
+test('the ring is the window plus a prompt chunk for the ops kernel; GroupQueryAttention keeps every position', () => {
+  assert.deepEqual(slidingRing(4096, 'ops', 512), { rows: 4608, window: 4096 });
+  assert.equal(slidingRing(4096, 'gqa', 512), undefined);
+});
+
+test('a rollback keeps a ring exact while it holds the window − 1 positions before the new end', () => {
+  const ring = { rows: 12, window: 8 };
+  assert.ok(ringKeeps(ring, 12, 0), 'never wrapped: every position is there');
+  assert.ok(ringKeeps(ring, 40, 40));
+  assert.ok(ringKeeps(ring, 40, 35), 'positions 28 … 34 are still held');
+  assert.ok(!ringKeeps(ring, 40, 34), 'position 27 was overwritten by 39');
+  assert.ok(!ringKeeps(ring, 40, 0));
+  assert.ok(ringKeeps(undefined, 40, 3));
 });

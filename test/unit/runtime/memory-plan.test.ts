@@ -5,13 +5,13 @@ import { GemmaError } from '../../../src/util/errors.js';
 
 /** The published gemma-2-2b, -9b and -27b dimensions that the plan reads. */
 const CONFIGS = {
-  '2b': { num_hidden_layers: 26, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 256, hidden_size: 2304, intermediate_size: 9216, vocab_size: 256000 },
-  '9b': { num_hidden_layers: 42, num_attention_heads: 16, num_key_value_heads: 8, head_dim: 256, hidden_size: 3584, intermediate_size: 14336, vocab_size: 256000 },
-  '27b': { num_hidden_layers: 46, num_attention_heads: 32, num_key_value_heads: 16, head_dim: 128, hidden_size: 4608, intermediate_size: 36864, vocab_size: 256000 },
+  '2b': { num_hidden_layers: 26, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 256, hidden_size: 2304, intermediate_size: 9216, vocab_size: 256000, sliding_window: 4096 },
+  '9b': { num_hidden_layers: 42, num_attention_heads: 16, num_key_value_heads: 8, head_dim: 256, hidden_size: 3584, intermediate_size: 14336, vocab_size: 256000, sliding_window: 4096 },
+  '27b': { num_hidden_layers: 46, num_attention_heads: 32, num_key_value_heads: 16, head_dim: 128, hidden_size: 4608, intermediate_size: 36864, vocab_size: 256000, sliding_window: 4096 },
 };
 
 const plan = (shape: keyof typeof CONFIGS, precision: PlanInput['weights']['precision'], dataBytes: number, ep: PlanInput['ep'] = 'cpu'): PlanInput => ({
-  config: CONFIGS[shape], weights: { precision }, sizes: { dataBytes, modelBytes: 0 }, ep, prefillChunk: 512, allLogits: false,
+  config: CONFIGS[shape], slidingLayers: CONFIGS[shape].num_hidden_layers / 2, weights: { precision, attention: 'ops' }, sizes: { dataBytes, modelBytes: 0 }, ep, prefillChunk: 512, allLogits: false,
 });
 
 test('KV cache bytes per token: layers × 2 × kv_heads × head_dim × 4 (fp32, CPU) or × 2 (fp16, CUDA)', () => {
@@ -30,10 +30,12 @@ test('the estimate for the published shapes, piece by piece', () => {
   assert.ok(Math.abs(e27.weights - 19.52e9) < 1e6, `int4 weights take 1.22× the file: ${e27.weights}`);
   assert.equal(e27.total, e27.weights + e27.kvCache + e27.activations + e27.logits + e27.runtime);
   const e9 = estimateMemory(plan('9b', 'int8', 10e9), 8192);
-  assert.equal(e9.kvCache, 8192 * 688_128);
+  assert.equal(e9.kvCache, (21 * 8192 + 21 * (4096 + 512)) * 2 * 8 * 256 * 4, 'the 21 sliding layers keep a ring of window + prompt chunk rows');
+  const gqa = estimateMemory({ ...plan('9b', 'int8', 10e9), weights: { precision: 'int8', attention: 'gqa' } }, 8192);
+  assert.equal(gqa.kvCache, 8192 * 688_128, 'GroupQueryAttention layers keep every position');
   assert.ok(Math.abs(e9.weights - 11.218e9) < 1e7, `int8 weights take 1.12× the file: ${e9.weights}`);
   const cuda = estimateMemory(plan('2b', 'int4', 1.48e9, 'cuda'), 8192);
-  assert.equal(cuda.kvCache, 8192 * 106_496, 'the fp16 cache is kept on the host');
+  assert.equal(cuda.kvCache, (13 * 8192 + 13 * 4608) * 2 * 4 * 256 * 2, 'the fp16 cache is kept on the host');
   assert.equal(cuda.activations, 0, 'attention and MLP run in device memory, not checked');
   const slots = estimateMemory({ ...plan('9b', 'int8', 10e9), caches: 3 }, 8192);
   assert.deepEqual([slots.kvCache, slots.activations], [3 * e9.kvCache, e9.activations], "gemma serve --parallel 3: three caches, one run's activations at a time");
@@ -79,7 +81,7 @@ test('fitContext: an asked context is refused in one line with the numbers, a de
     assert.ok(err instanceof GemmaError);
     assert.equal(
       err.message,
-      `a context of 8192 tokens needs about 27.53 GB (weights 19.52 GB, KV cache 6.17 GB, prompt activations 1.34 GB, logits 0.00 GB, runtime 0.50 GB) and this machine has 22.00 GB available: lower --ctx-size to at most ${m} or free memory`,
+      `a context of 8192 tokens needs about 26.18 GB (weights 19.52 GB, KV cache 4.82 GB, prompt activations 1.34 GB, logits 0.00 GB, runtime 0.50 GB) and this machine has 22.00 GB available: lower --ctx-size to at most ${m} or free memory`,
     );
     return true;
   });
