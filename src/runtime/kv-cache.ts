@@ -153,9 +153,13 @@ export class LayerCache {
 
   private appendColumns(rows: KvElements, added: number): void {
     const stride = this.heads * this.headDim;
-    for (let r = 0; r < added; r++) {
-      const row = this.rowOf(this.rows + r);
-      for (let c = 0; c < stride; c++) this.valueArray[c * this.size + row] = rows[r * stride + c]!;
+    for (let c = 0; c < stride; c++) {
+      const column = c * this.size;
+      let row = this.rowOf(this.rows);
+      for (let r = 0; r < added; r++) {
+        this.valueArray[column + row] = rows[r * stride + c]!;
+        if (++row === this.size) row = 0;
+      }
     }
   }
 

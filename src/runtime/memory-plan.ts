@@ -12,24 +12,28 @@ const FLOAT32_BYTES = 4;
 const KV_ELEMENT_BYTES: Record<ExecutionProvider, number> = { cpu: 4, cuda: 2 };
 
 /**
- * What a run holds besides the model: the tokenizer (0.45 GB at its peak), the worker threads' V8 isolates and decode
- * buffers (about 0.2 GB), measured piece by piece on the 2B int4 b32 export (docs/benchmarks-history.md, "Time to first
- * token and peak RSS by export"); the two peaks do not fully coincide.
+ * What a run holds besides the model: the tokenizer, the worker threads' V8 isolates and decode buffers, `gemma serve`'s
+ * prompt worker. A short run's remainder measured 0.12 GB (below); a chat's heap grows with it, and the tokenizer from
+ * `tokenizer.json` (exports without tables) peaks at 0.45 GB (docs/benchmarks-history.md, "Time to first token and peak
+ * RSS by export"), hence the margin.
  */
 const RUNTIME_BYTES = 0.5 * GB;
 
 /**
- * Host memory per byte of the data file, once loaded: the mapped file pages that stay resident plus onnxruntime's
- * prepacked copies. Measured as (peak RSS of `gemma run -p hi -n 128` − RUNTIME_BYTES) / data file, for each default
- * format (docs/benchmarks.md, "Start-up: first token and memory by export", and its CUDA table): CPU int4 block 64
- * (2.33 GB for 1.50 GB), int8 block 128 (3.54 GB for 2.71 GB), CUDA int4, whose weights go to the device (1.76 GB,
- * 1.19× the file). Other block sizes took 0.88–1.09× the default's peak; fp32 was never measured: a full prepacked
- * copy beside the mapped file is assumed.
+ * Host memory a run cannot give back, per byte of the data file: onnxruntime's prepacked copy of every MatMulNBits
+ * weight, anonymous memory. Fitted to the peak RssAnon of `gemma run -p hi -n 16 -c 4096` as anon = factor × file +
+ * 0.12 GB (docs/benchmarks.md, "Where a big model's memory goes"): CPU int4 block 64, 5.99 GB for the 9B shape's 5.28 GB
+ * file and 1.79 GB for the 2B's 1.50 GB; int8 block 128, 2.96 GB for the 2B's 2.71 GB. The pages of the mapped file
+ * that prepacking read (the scales and zero points onnxruntime keeps beside its packed copy, 0.12 of the file at block
+ * 64) also count in RSS, but they are clean file pages never read again, which the kernel drops when memory runs
+ * short: a 9B run limited to 1.15× its file by a cgroup completed. CUDA int4 was measured as peak RSS only (1.76 GB,
+ * 1.19× the file, less RUNTIME_BYTES), its weights going to the device; fp32 was never measured: a full prepacked copy
+ * beside the mapped file is assumed.
  */
-const perFileByte = (peakGb: number, fileGb: number): number => (peakGb * GB - RUNTIME_BYTES) / (fileGb * GB);
-const CUDA_HOST_FACTOR = perFileByte(1.76, 1.76 / 1.19);
+const perFileByte = (anonGb: number, fileGb: number): number => (anonGb - 0.12) / fileGb;
+const CUDA_HOST_FACTOR = (1.76 * GB - RUNTIME_BYTES) / ((1.76 / 1.19) * GB);
 const WEIGHT_FACTOR: Record<ExecutionProvider, Record<Precision, number>> = {
-  cpu: { int4: perFileByte(2.33, 1.5), int8: perFileByte(3.54, 2.71), fp32: 2 },
+  cpu: { int4: perFileByte(5.99, 5.28), int8: perFileByte(2.96, 2.71), fp32: 2 },
   cuda: { int4: CUDA_HOST_FACTOR, int8: CUDA_HOST_FACTOR, fp32: CUDA_HOST_FACTOR },
 };
 
