@@ -1,6 +1,6 @@
 import type { ModelSpec } from '../checkpoint/config.js';
 import type { Manifest } from '../export/manifest.js';
-import { ringKeeps, slidingRing, type SlidingRing } from './kv-cache.js';
+import { cachePlanOf, ringKeeps, type SlidingRing } from './kv-cache.js';
 import type { ContextFit } from './memory-plan.js';
 import { recentWindow, type LoopChoice } from './loop-feeds.js';
 import type { StageInput, StageLike, StageOutput } from './stage.js';
@@ -34,7 +34,7 @@ export type EngineLike = Pick<Engine, 'spec' | 'options' | 'tokens' | 'counters'
 export class Engine {
   private readonly history: number[] = [];
   readonly counters: EngineCounters = { prefillTokens: 0, prefillMs: 0, decodeTokens: 0, decodeMs: 0 };
-  /** The sliding layers' ring, as every stage keeps it (docs/graph-contract.md, "Capacity and padding"). */
+  /** The sliding layers' ring, as every stage keeps it (docs/graph-contract.md, "Sliding layers' rings"). */
   private readonly ring: SlidingRing | undefined;
 
   /** `turns`: shared by engines over the same stages (each with its own caches), whose graph runs then take turns. */
@@ -42,7 +42,7 @@ export class Engine {
     readonly manifest: Manifest, readonly spec: ModelSpec, private readonly stages: StageLike[], readonly options: EngineOptions,
     private readonly turns = new Turns(),
   ) {
-    this.ring = spec.isSliding.includes(true) ? slidingRing(spec.config.sliding_window, manifest.weights.attention, options.prefillChunk) : undefined;
+    this.ring = cachePlanOf(manifest, spec, options.prefillChunk).ring;
   }
 
   /** Token ids whose keys and values are in the cache. */

@@ -1,3 +1,6 @@
+import type { ModelSpec } from '../checkpoint/config.js';
+import type { Manifest } from '../export/manifest.js';
+
 /** fp32 values (CPU graphs) or fp16 bit patterns (CUDA graphs): the cache only moves values, never reads them. */
 export type KvElements = Float32Array | Uint16Array;
 export type KvType = 'float32' | 'float16';
@@ -41,6 +44,20 @@ export function slidingRing(slidingWindow: number, attention: 'ops' | 'gqa', pre
  */
 export const ringKeeps = (ring: SlidingRing | undefined, total: number, length: number): boolean =>
   ring === undefined || total <= ring.rows || total - length <= ring.rows - ring.window + 1;
+
+/** The cache holds the graph's compute type (fp16 in CUDA graphs, fp32 in CPU ones), in its attention kernel's layout. */
+export const kvLayoutOf = (manifest: Manifest): KvLayout => ({ type: manifest.ep === 'cuda' ? 'float16' : 'float32', transposedValues: manifest.weights.attention === 'ops' });
+
+/** How an export's caches are kept: the layout, and the ring of its sliding layers, if it has any and they keep one. */
+export interface CachePlan {
+  layout: KvLayout;
+  ring: SlidingRing | undefined;
+}
+
+export const cachePlanOf = (manifest: Manifest, spec: ModelSpec, prefillChunk: number): CachePlan => ({
+  layout: kvLayoutOf(manifest),
+  ring: spec.isSliding.includes(true) ? slidingRing(spec.config.sliding_window, manifest.weights.attention, prefillChunk) : undefined,
+});
 
 const allocate = (type: KvType, length: number): KvElements => (type === 'float16' ? new Uint16Array(length) : new Float32Array(length));
 

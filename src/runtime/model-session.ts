@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { parseConfig, type ModelSpec } from '../checkpoint/config.js';
 import { probeReason } from '../cuda/ep-probe.js';
 import { checkManifestFields, checkRotaryTable, checkStageIo } from './export-check.js';
-import { kvLayoutOf } from './stage.js';
+import { kvLayoutOf } from './kv-cache.js';
 import { GemmaError } from '../util/errors.js';
 import type { StagePlan } from '../onnx/stages.js';
 import { GRAPH_CONTRACT, MANIFEST_FILE, type Manifest } from '../export/manifest.js';

@@ -6,7 +6,8 @@ import { Engine, type EngineLike, type EngineOptions } from './engine.js';
 import { fitContext } from './memory-plan.js';
 import { readGenerationDefaults, type GenerationDefaults } from './generation-config.js';
 import { checkDecodeLoop, loadStage, readExport, type ExportInfo } from './model-session.js';
-import { cachePlanOf, Stage } from './stage.js';
+import { cachePlanOf } from './kv-cache.js';
+import { Stage } from './stage.js';
 import { availableMemory } from './system-memory.js';
 import { loadTokenizer, type GemmaTokenizer } from './tokenizer.js';
 

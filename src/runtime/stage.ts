@@ -2,8 +2,7 @@ import * as ort from 'onnxruntime-node';
 import type { ModelSpec } from '../checkpoint/config.js';
 import { hiddenStates, INPUT_IDS, LOGITS, LOGITS_TO_KEEP, newKey, newValue, pastKey, pastValue, POSITION_IDS, TOKENS } from '../onnx/io-names.js';
 import type { StagePlan } from '../onnx/stages.js';
-import type { Manifest } from '../export/manifest.js';
-import { KvCache, slidingRing, type KvElements, type KvLayout, type KvType, type SlidingRing } from './kv-cache.js';
+import { KvCache, type CachePlan, type KvElements, type KvType } from './kv-cache.js';
 import { loopFeeds, type DecodeInput } from './loop-feeds.js';
 import { GREEDY } from './sampler.js';
 
@@ -24,19 +23,6 @@ export interface StageLike {
   close(): Promise<void>;
 }
 
-/** The cache holds the graph's compute type (fp16 in CUDA graphs, fp32 in CPU ones), in its attention kernel's layout. */
-export const kvLayoutOf = (manifest: Manifest): KvLayout => ({ type: manifest.ep === 'cuda' ? 'float16' : 'float32', transposedValues: manifest.weights.attention === 'ops' });
-
-/** How an export's caches are kept: the layout, and the ring of its sliding layers, if they keep one. */
-export interface CachePlan {
-  layout: KvLayout;
-  ring: SlidingRing | undefined;
-}
-
-export const cachePlanOf = (manifest: Manifest, spec: ModelSpec, prefillChunk: number): CachePlan => ({
-  layout: kvLayoutOf(manifest),
-  ring: slidingRing(spec.config.sliding_window, manifest.weights.attention, prefillChunk),
-});
 
 const int64 = (values: number[], dims: number[]): ort.Tensor => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
 

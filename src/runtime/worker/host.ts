@@ -1,7 +1,8 @@
 import { parentPort } from 'node:worker_threads';
 import { GemmaError } from '../../util/errors.js';
 import { loadStage, readExport } from '../model-session.js';
-import { cachePlanOf, Stage, type StageOutput } from '../stage.js';
+import { cachePlanOf } from '../kv-cache.js';
+import { Stage, type StageOutput } from '../stage.js';
 import type { Request, Response } from './protocol.js';
 
 /* The worker side of RemoteStage: one stage's session and the KV caches of its layers, one per slot, live here. */
