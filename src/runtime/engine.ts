@@ -13,7 +13,7 @@ export interface EngineOptions {
   prefillChunk: number;
   /** Most decode steps per run of the export's decode loop; 1: one graph run per token, no loop. */
   decodeSteps: number;
-  /** Set when the default context was lowered to fit the memory available. */
+  /** Set when the context or the prompt chunk was lowered to fit the memory available. */
   contextFit?: ContextFit;
 }
 

@@ -77,11 +77,19 @@ function cacheBytes(input: PlanInput, capacity: number): number {
   return (globalLayers * capacity + input.slidingLayers * slidingRows) * layerBytesPerToken(input.config, input.ep);
 }
 
+/**
+ * A prompt chunk's intermediates in CPU graphs: the formula's scores [heads, chunk, capacity] twice and the MLP's three
+ * [chunk, intermediate] buffers are what one layer's attention and MLP hold at once; onnxruntime holds several more of
+ * the score-sized tensors at a time (scaled, soft-capped in three ops, masked, softmax, split), and each stage's arena
+ * keeps its own high-water mark, rounded up to a power of two. Measured: a 512-token chunk took 5.3× the formula at 27B
+ * (1.76 GB) and 5.8× at 2B over a 6656-row cache (1.7 GB) (docs/benchmarks.md, "Where a big model's memory goes").
+ */
+const ACTIVATION_FACTOR = 6;
+
 function activationBytes(input: PlanInput, chunk: number, capacity: number): number {
   if (input.ep === 'cuda') return 0;
   const { num_attention_heads: heads, intermediate_size: inner, hidden_size: hidden } = input.config;
-  // Scores and their softmax live together; gate, up and their product in the MLP; a few residual-sized buffers.
-  return (2 * heads * chunk * capacity + chunk * (3 * inner + 4 * hidden)) * FLOAT32_BYTES;
+  return ACTIVATION_FACTOR * (2 * heads * chunk * capacity + chunk * (3 * inner + 4 * hidden)) * FLOAT32_BYTES;
 }
 
 /** The peak host memory of a run of `input` whose cache fills a context of `ctxSize` tokens. */
@@ -119,34 +127,77 @@ export interface AvailableMemory {
   source: string;
 }
 
-/** The one-line refusal of a context that cannot fit. */
+/**
+ * Prompt chunks a run may fall back to, largest first, when its context does not fit with the preferred chunk: a
+ * chunk's intermediates grow with its length, and the sliding layers' rings by it (docs/runtime.md, "Context policy").
+ */
+const FALLBACK_CHUNKS = [256, 128, 64];
+
+const chunksFrom = (preferred: number): number[] => [preferred, ...FALLBACK_CHUNKS.filter((c) => c < preferred)];
+
+const withChunk = (input: PlanInput, prefillChunk: number): PlanInput => ({ ...input, prefillChunk });
+
+/** The longest of `input`'s prompt chunks with which a context of `ctxSize` fits, if one does. */
+const fittingChunk = (input: PlanInput, ctxSize: number, available: number): number | undefined =>
+  chunksFrom(input.prefillChunk).find((chunk) => estimateMemory(withChunk(input, chunk), ctxSize).total <= available);
+
+/** The one-line refusal of a context that cannot fit, even with the shortest prompt chunks (`estimate`'s). */
 export function refusal(ctxSize: number, estimate: MemoryEstimate, available: AvailableMemory, fitting: number): string {
   const advice = fitting > 0 ? `lower --ctx-size to at most ${fitting} or free memory` : `free memory (the model does not fit even with a context of ${MIN_CONTEXT} tokens)`;
   return `a context of ${ctxSize} tokens needs ${describeEstimate(estimate)} and ${available.source} ${gb(available.bytes)} available: ${advice}`;
 }
 
-/** A default context lowered to what fits: what to tell the user. */
+/** A context or prompt chunk lowered to what fits: what to tell the user. */
 export interface ContextFit {
+  /** The context asked for, or the model's when none was. */
   maxContext: number;
+  asked: boolean;
+  /** At `maxContext`, with `preferredChunk`. */
   estimate: MemoryEstimate;
   available: AvailableMemory;
   ctxSize: number;
+  preferredChunk: number;
+  prefillChunk: number;
 }
 
-export const fitNotice = (fit: ContextFit): string =>
-  `the model's context of ${fit.maxContext} tokens needs about ${gb(fit.estimate.total)} and ${fit.available.source} ${gb(fit.available.bytes)} available: using --ctx-size ${fit.ctxSize}`;
+export function fitNotice(fit: ContextFit): string {
+  const context = fit.asked ? `a context of ${fit.maxContext} tokens` : `the model's context of ${fit.maxContext} tokens`;
+  const chunks = fit.prefillChunk < fit.preferredChunk ? ` in prompt chunks of ${fit.preferredChunk}` : '';
+  const using = [
+    ...(fit.ctxSize < fit.maxContext ? [`--ctx-size ${fit.ctxSize}`] : []),
+    ...(fit.prefillChunk < fit.preferredChunk ? [`prompt chunks of ${fit.prefillChunk} tokens`] : []),
+  ].join(' and ');
+  return `${context}${chunks} needs about ${gb(fit.estimate.total)} and ${fit.available.source} ${gb(fit.available.bytes)} available: using ${using}`;
+}
+
+/** The context and prompt chunk a run gets (docs/runtime.md, "Context policy"). */
+export interface Fitted {
+  ctxSize: number;
+  prefillChunk: number;
+  fit?: ContextFit;
+}
 
 /**
- * The context a run gets: the one asked for, refused in one line when its estimate exceeds the memory available;
- * without one, the model's `max` tokens, lowered to the largest context that fits (and said so). No check when
- * nothing tells the memory available.
+ * The context a run gets: the one asked for, or the model's `max` tokens, with the longest prompt chunk (at most
+ * `input.prefillChunk`) that lets it fit. Where none does, an asked context is refused in one line; the model's is
+ * lowered to the largest context that fits with the shortest chunk, run with the longest chunk that fits it (and said
+ * so). No check when nothing tells the memory available.
  */
-export function fitContext(input: PlanInput, asked: number | undefined, max: number, available: AvailableMemory | undefined): { ctxSize: number; fit?: ContextFit } {
+export function fitContext(input: PlanInput, asked: number | undefined, max: number, available: AvailableMemory | undefined): Fitted {
   const ctxSize = asked ?? max;
-  if (available === undefined) return { ctxSize };
-  const estimate = estimateMemory(input, ctxSize);
-  if (estimate.total <= available.bytes) return { ctxSize };
-  const fitting = largestFittingContext(input, ctxSize, available.bytes);
-  if (asked !== undefined || fitting === 0) throw new GemmaError(refusal(ctxSize, estimate, available, fitting));
-  return { ctxSize: fitting, fit: { maxContext: max, estimate, available, ctxSize: fitting } };
+  const preferredChunk = input.prefillChunk;
+  if (available === undefined) return { ctxSize, prefillChunk: preferredChunk };
+  const fitted = (size: number, chunk: number): Fitted => ({
+    ctxSize: size,
+    prefillChunk: chunk,
+    ...(size < ctxSize || chunk < preferredChunk
+      ? { fit: { maxContext: ctxSize, asked: asked !== undefined, estimate: estimateMemory(input, ctxSize), available, ctxSize: size, preferredChunk, prefillChunk: chunk } }
+      : {}),
+  });
+  const chunk = fittingChunk(input, ctxSize, available.bytes);
+  if (chunk !== undefined) return fitted(ctxSize, chunk);
+  const shortest = withChunk(input, chunksFrom(preferredChunk).at(-1)!);
+  const fitting = largestFittingContext(shortest, ctxSize, available.bytes);
+  if (asked !== undefined || fitting === 0) throw new GemmaError(refusal(ctxSize, estimateMemory(shortest, ctxSize), available, fitting));
+  return fitted(fitting, fittingChunk(input, fitting, available.bytes)!);
 }

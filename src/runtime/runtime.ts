@@ -66,8 +66,8 @@ export function engineOptions(info: ExportInfo, options: EngineLoadOptions, avai
     config: info.spec.config, slidingLayers: info.spec.isSliding.filter(Boolean).length, weights: info.manifest.weights, sizes: info.manifest.sizes,
     ep: info.ep, prefillChunk, allLogits: options.allLogits === true, caches: options.caches ?? 1,
   };
-  const { ctxSize, fit } = fitContext(plan, asked, max, available);
-  return { ctxSize, prefillChunk, decodeSteps, ...(fit !== undefined ? { contextFit: fit } : {}) };
+  const fitted = fitContext(plan, asked, max, available);
+  return { ctxSize: fitted.ctxSize, prefillChunk: fitted.prefillChunk, decodeSteps, ...(fitted.fit !== undefined ? { contextFit: fitted.fit } : {}) };
 }
 
 /** Loads the export's stages one after the other into an Engine in this thread. */

@@ -35,7 +35,7 @@ export type Response =
 /** What `gemma run` shows and reports about the loaded model. */
 export interface RuntimeInfo {
   ctxSize: number;
-  /** Set when the default context was lowered to fit the memory available. */
+  /** Set when the context or the prompt chunk was lowered to fit the memory available. */
   contextFit?: ContextFit;
   defaults: GenerationDefaults;
   hasTemplate: boolean;

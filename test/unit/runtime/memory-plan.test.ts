@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { estimateMemory, fitContext, kvBytesPerToken, largestFittingContext, type PlanInput } from '../../../src/runtime/memory-plan.js';
+import { describeEstimate, estimateMemory, fitContext, fitNotice, kvBytesPerToken, largestFittingContext, type PlanInput } from '../../../src/runtime/memory-plan.js';
 import { GemmaError } from '../../../src/util/errors.js';
 
 /** The published gemma-2-2b, -9b and -27b dimensions that the plan reads. */
@@ -24,7 +24,7 @@ test('KV cache bytes per token: layers × 2 × kv_heads × head_dim × 4 (fp32, 
 test('the estimate for the published shapes, piece by piece', () => {
   const e27 = estimateMemory(plan('27b', 'int4', 16e9), 4096);
   assert.equal(e27.kvCache, 3_087_007_744, '3.1 GB of cache at 4096 tokens');
-  assert.equal(e27.activations, (2 * 32 * 512 * 4096 + 512 * (3 * 36864 + 4 * 4608)) * 4);
+  assert.equal(e27.activations, 6 * (2 * 32 * 512 * 4096 + 512 * (3 * 36864 + 4 * 4608)) * 4, 'the formula × 6, as measured');
   assert.equal(e27.logits, 256000 * 4, 'one position of logits');
   assert.equal(e27.runtime, 0.5e9);
   assert.ok(Math.abs(e27.weights - 16e9 * (5.99 - 0.12) / 5.28) < 1e6, `int4 weights take 1.11× the file: ${e27.weights}`);
@@ -73,22 +73,36 @@ test('the largest fitting context is the last one whose estimate is within the b
   assert.equal(largestFittingContext(p, 8192, estimateMemory(p, 2).total), 2);
 });
 
-test('fitContext: an asked context is refused in one line with the numbers, a default one is lowered, unknown memory is not checked', () => {
+test('fitContext: an asked context that fits with no prompt chunk is refused in one line with the numbers; the model\'s is lowered; unknown memory is not checked', () => {
   const p = plan('27b', 'int4', 16e9);
   const available = { bytes: 20e9, source: 'this machine has' };
-  const m = largestFittingContext(p, 8192, 20e9);
+  const shortest = { ...p, prefillChunk: 64 };
+  const m = largestFittingContext(shortest, 8192, 20e9);
+  assert.ok(m > 0 && m < 8192);
+  const e = estimateMemory(shortest, 8192);
   assert.throws(() => fitContext(p, 8192, 8192, available), (err: unknown) => {
     assert.ok(err instanceof GemmaError);
-    assert.equal(
-      err.message,
-      `a context of 8192 tokens needs about 24.45 GB (weights 17.79 GB, KV cache 4.82 GB, prompt activations 1.34 GB, logits 0.00 GB, runtime 0.50 GB) and this machine has 20.00 GB available: lower --ctx-size to at most ${m} or free memory`,
-    );
+    assert.equal(err.message, `a context of 8192 tokens needs ${describeEstimate(e)} and this machine has 20.00 GB available: lower --ctx-size to at most ${m} or free memory`);
+    assert.match(err.message, /needs about 23\.95 GB \(weights 17\.79 GB, KV cache 4\.65 GB, prompt activations 1\.00 GB/, 'the estimate with the shortest prompt chunks');
     return true;
   });
   const lowered = fitContext(p, undefined, 8192, available);
   assert.equal(lowered.ctxSize, m);
-  assert.equal(lowered.fit?.maxContext, 8192);
-  assert.deepEqual(fitContext(p, 1024, 8192, available), { ctxSize: 1024 });
-  assert.deepEqual(fitContext(p, undefined, 8192, undefined), { ctxSize: 8192 });
+  const chunk = [512, 256, 128, 64].find((c) => estimateMemory({ ...p, prefillChunk: c }, m).total <= 20e9);
+  assert.equal(lowered.prefillChunk, chunk, 'the longest chunk that fits the lowered context');
+  assert.equal(fitNotice(lowered.fit!), `the model's context of 8192 tokens${chunk! < 512 ? ' in prompt chunks of 512' : ''} needs about ${(estimateMemory(p, 8192).total / 1e9).toFixed(2)} GB and this machine has 20.00 GB available: using --ctx-size ${m}${chunk! < 512 ? ` and prompt chunks of ${chunk} tokens` : ''}`);
+  assert.deepEqual(fitContext(p, 1024, 8192, { ...available, bytes: 22e9 }), { ctxSize: 1024, prefillChunk: 512 });
+  assert.deepEqual(fitContext(p, undefined, 8192, undefined), { ctxSize: 8192, prefillChunk: 512 });
   assert.throws(() => fitContext(p, undefined, 8192, { bytes: 17e9, source: 'this machine has' }), /free memory \(the model does not fit even with a context of 2 tokens\)$/);
+});
+
+test('fitContext: a context that fits only with shorter prompt chunks keeps its size and runs with the longest chunk that fits', () => {
+  const p = plan('2b', 'int4', 1.5e9);
+  const [at512, at256, at128] = [512, 256, 128].map((c) => estimateMemory({ ...p, prefillChunk: c }, 8192).total);
+  assert.ok(at512! > at256! && at256! > at128!, 'shorter chunks need less: their intermediates and the sliding rings shrink');
+  const available = { bytes: at128!, source: 'GEMMA_MEMORY_LIMIT makes' };
+  const asked = fitContext(p, 8192, 8192, available);
+  assert.deepEqual([asked.ctxSize, asked.prefillChunk], [8192, 128]);
+  assert.equal(fitNotice(asked.fit!), `a context of 8192 tokens in prompt chunks of 512 needs about ${(at512! / 1e9).toFixed(2)} GB and GEMMA_MEMORY_LIMIT makes ${(at128! / 1e9).toFixed(2)} GB available: using prompt chunks of 128 tokens`);
+  assert.deepEqual(fitContext(p, 8192, 8192, { ...available, bytes: at512! }), { ctxSize: 8192, prefillChunk: 512 }, 'nothing lowered, nothing said');
 });
