@@ -14,15 +14,17 @@ export function parseMemoryLimit(text: string): number {
   return Math.floor(Number(match[1]) * unit);
 }
 
+/** One cgroup's limit and usage, as read: v2 memory.max ("max" when unlimited) and memory.current, or v1 memory.limit_in_bytes (a huge number when unlimited) and memory.usage_in_bytes. */
+export interface GroupFiles {
+  limit?: string;
+  usage?: string;
+}
+
 /** The text of the files that tell how much memory this process may still take; each absent where it was not readable. */
 export interface MemoryFiles {
   meminfo?: string;
-  /** cgroup v2: memory.max ("max" when unlimited) and memory.current. */
-  cgroupMax?: string;
-  cgroupCurrent?: string;
-  /** cgroup v1: memory.limit_in_bytes (a huge number when unlimited) and memory.usage_in_bytes. */
-  cgroupV1Limit?: string;
-  cgroupV1Usage?: string;
+  /** This process's memory cgroup and each group above it: a limit anywhere up the tree applies. */
+  groups?: GroupFiles[];
 }
 
 function memAvailable(meminfo: string | undefined): number | undefined {
@@ -30,16 +32,42 @@ function memAvailable(meminfo: string | undefined): number | undefined {
   return match === null ? undefined : Number(match[1]) * 1024;
 }
 
-function cgroupRoom(limit: string | undefined, used: string | undefined): number | undefined {
-  if (limit === undefined || used === undefined || !/^\d+$/.test(limit.trim()) || !/^\d+$/.test(used.trim())) return undefined;
-  return Math.max(0, Number(limit.trim()) - Number(used.trim()));
+function cgroupRoom({ limit, usage }: GroupFiles): number | undefined {
+  if (limit === undefined || usage === undefined || !/^\d+$/.test(limit.trim()) || !/^\d+$/.test(usage.trim())) return undefined;
+  return Math.max(0, Number(limit.trim()) - Number(usage.trim()));
 }
 
-/** The smaller of MemAvailable and the room left under the cgroup's limit; undefined when none of them is known. */
+/** The smaller of MemAvailable and the room left under every cgroup limit above this process; undefined when none of them is known. */
 export function availableFrom(files: MemoryFiles): number | undefined {
-  const known = [memAvailable(files.meminfo), cgroupRoom(files.cgroupMax, files.cgroupCurrent), cgroupRoom(files.cgroupV1Limit, files.cgroupV1Usage)];
+  const known = [memAvailable(files.meminfo), ...(files.groups ?? []).map(cgroupRoom)];
   const bytes = known.filter((b): b is number => b !== undefined);
   return bytes.length === 0 ? undefined : Math.min(...bytes);
+}
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/**
+ * The limit and usage files of this process's memory cgroup and of every group above it, from /proc/self/cgroup's
+ * text: the unified (v2) hierarchy's `0::/path` under /sys/fs/cgroup, or the v1 memory controller's `N:memory:/path`
+ * under /sys/fs/cgroup/memory. Inside a cgroup namespace (a container) the path is `/` and the mount is the
+ * container's own group; a path outside the namespace (`/..`) cannot be followed and is left out.
+ */
+export function cgroupFiles(selfCgroup: string): { limit: string; usage: string }[] {
+  const files: { limit: string; usage: string }[] = [];
+  for (const line of selfCgroup.split('\n')) {
+    const [, controllers, path] = /^\d+:([^:]*):(\/.*)$/.exec(line.trim()) ?? [];
+    if (path === undefined || path.split('/').includes('..')) continue;
+    const v2 = controllers === '';
+    if (!v2 && !controllers!.split(',').includes('memory')) continue;
+    const root = v2 ? CGROUP_ROOT : `${CGROUP_ROOT}/memory`;
+    const [limit, usage] = v2 ? ['memory.max', 'memory.current'] : ['memory.limit_in_bytes', 'memory.usage_in_bytes'];
+    const parts = path.split('/').filter((p) => p !== '');
+    for (let depth = parts.length; depth >= 0; depth--) {
+      const dir = [root, ...parts.slice(0, depth)].join('/');
+      files.push({ limit: `${dir}/${limit}`, usage: `${dir}/${usage}` });
+    }
+  }
+  return files;
 }
 
 const readText = (path: string): string | undefined => {
@@ -51,11 +79,8 @@ const readText = (path: string): string | undefined => {
 };
 
 const readMemoryFiles = (): MemoryFiles => ({
-    meminfo: readText('/proc/meminfo'),
-    cgroupMax: readText('/sys/fs/cgroup/memory.max'),
-    cgroupCurrent: readText('/sys/fs/cgroup/memory.current'),
-    cgroupV1Limit: readText('/sys/fs/cgroup/memory/memory.limit_in_bytes'),
-    cgroupV1Usage: readText('/sys/fs/cgroup/memory/memory.usage_in_bytes'),
+  meminfo: readText('/proc/meminfo'),
+  groups: cgroupFiles(readText('/proc/self/cgroup') ?? '').map((f) => ({ limit: readText(f.limit), usage: readText(f.usage) })),
 });
 
 /** The host memory a model may take: $GEMMA_MEMORY_LIMIT, else what Linux reports; undefined where nothing tells (no check then). */
