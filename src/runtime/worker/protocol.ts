@@ -5,12 +5,6 @@ import type { GenerationDefaults } from '../generation-config.js';
 import type { DecodeInput } from '../loop-feeds.js';
 import type { StageInput, StageOutput } from '../stage.js';
 
-/*
- * Each stage of the engine runs in its own worker thread (onnxruntime's session load and
- * runs block their thread): the stages' sessions load in parallel, and the tokenizer, chat
- * and sampling stay on the main thread, which loads the tokenizer meanwhile. A worker's
- * session serves several KV caches (`slot`: gemma serve's conversations), one run at a time.
- */
 /** How a worker loads its stage: the session's threads and EP, whether it is the decode loop's graph, and the prompt chunk (which sizes the sliding layers' rings). */
 export interface StageLoad {
   threads: number;
@@ -19,6 +13,12 @@ export interface StageLoad {
   prefillChunk: number;
 }
 
+/*
+ * Each stage of the engine runs in its own worker thread (onnxruntime's session load and
+ * runs block their thread): the stages' sessions load in parallel, and the tokenizer, chat
+ * and sampling stay on the main thread, which loads the tokenizer meanwhile. A worker's
+ * session serves several KV caches (`slot`: gemma serve's conversations), one run at a time.
+ */
 export type Request =
   | ({ type: 'open'; dir: string; stage: number } & StageLoad)
   | { type: 'run'; slot: number; input: StageInput }
