@@ -25,7 +25,9 @@ function options(): Options {
   const separator = process.argv.indexOf('--');
   if (separator < 0 || separator === process.argv.length - 1) throw new Error('usage: memory-watch.js [--cgroup BYTES] [--evict FILE]... -- command args...');
   const { values } = parseArgs({ args: process.argv.slice(2, separator), options: { cgroup: { type: 'string' }, evict: { type: 'string', multiple: true, default: [] } } });
-  return { ...(values.cgroup !== undefined ? { cgroup: Number(values.cgroup) } : {}), evict: values.evict, command: process.argv.slice(separator + 1) };
+  const cgroup = values.cgroup === undefined ? undefined : Number(values.cgroup);
+  if (cgroup !== undefined && !(cgroup > 0)) throw new Error(`--cgroup ${values.cgroup} is not a number of bytes`);
+  return { ...(cgroup !== undefined ? { cgroup } : {}), evict: values.evict, command: process.argv.slice(separator + 1) };
 }
 
 /** VmHWM, RssAnon and RssFile of a process in bytes; zeros once it is gone. */
@@ -54,12 +56,15 @@ async function groupReport(dir: string): Promise<Record<string, number>> {
   };
 }
 
-async function main(): Promise<void> {
-  const o = options();
-  // GNU dd's nocache flag drops the file's cached pages (posix_fadvise DONTNEED), which Node cannot ask for.
-  for (const file of o.evict) spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'inherit' });
-  const group = o.cgroup !== undefined ? await memoryGroup(o.cgroup) : undefined;
-  const [program, ...args] = group === undefined ? o.command : ['sh', '-c', `echo $$ > ${join(group, 'cgroup.procs')} && exec "$@"`, 'sh', ...o.command];
+/** Drops a file's cached pages; GNU dd's nocache flag asks for posix_fadvise DONTNEED, which Node cannot. */
+function evict(file: string): void {
+  const dd = spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { encoding: 'utf8' });
+  if (dd.status !== 0) throw new Error(`cannot evict ${file}: ${(dd.stderr || dd.error?.message || `dd exit ${dd.status}`).trim()}`);
+}
+
+/** Runs the command (in `group`, if given) and samples its memory until it exits. */
+async function watch(command: string[], group: string | undefined): Promise<object> {
+  const [program, ...args] = group === undefined ? command : ['sh', '-c', `echo $$ > ${join(group, 'cgroup.procs')} && exec "$@"`, 'sh', ...command];
   const started = performance.now();
   const child = spawn(program!, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   const peak = { VmHWM: 0, RssAnon: 0, RssFile: 0 };
@@ -68,15 +73,33 @@ async function main(): Promise<void> {
       for (const key of Object.keys(peak) as (keyof typeof peak)[]) peak[key] = Math.max(peak[key], s[key]);
     });
   }, SAMPLE_MS);
-  const [code, signal] = await new Promise<[number | null, string | null]>((done) => child.on('close', (c, s) => done([c, s])));
-  clearInterval(timer);
-  const report = {
-    code, signal, wallS: (performance.now() - started) / 1000,
-    peakRssGb: peak.VmHWM / GB, peakAnonGb: peak.RssAnon / GB, peakFileGb: peak.RssFile / GB,
-    ...(group !== undefined ? { cgroup: await groupReport(group) } : {}),
-  };
-  if (group !== undefined) await rmdir(group);
-  process.stderr.write(`${JSON.stringify(report)}\n`);
+  try {
+    const [code, signal] = await new Promise<[number | null, string | null]>((done, fail) => {
+      child.on('error', (err) => fail(new Error(`cannot run ${program}: ${err.message}`)));
+      child.on('close', (c, s) => done([c, s]));
+    });
+    return {
+      code, signal, wallS: (performance.now() - started) / 1000,
+      peakRssGb: peak.VmHWM / GB, peakAnonGb: peak.RssAnon / GB, peakFileGb: peak.RssFile / GB,
+      ...(group !== undefined ? { cgroup: await groupReport(group) } : {}),
+    };
+  } finally {
+    clearInterval(timer);
+  }
 }
 
-await main();
+async function main(): Promise<void> {
+  const o = options();
+  for (const file of o.evict) evict(file);
+  const group = o.cgroup !== undefined ? await memoryGroup(o.cgroup) : undefined;
+  try {
+    process.stderr.write(`${JSON.stringify(await watch(o.command, group))}\n`);
+  } finally {
+    if (group !== undefined) await rmdir(group);
+  }
+}
+
+await main().catch((err: unknown) => {
+  process.stderr.write(`memory-watch: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
